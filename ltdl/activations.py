@@ -1,0 +1,22 @@
+"""Scalar activations σ, applied componentwise, and their homogeneity.
+
+``POSITIVELY_HOMOGENEOUS`` lists the σ with σ(αz) = α σ(z) for α > 0; it decides whether the
+``inner`` field is homogeneous in its controls (paper-notes §2.2).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import Tensor
+
+ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {
+    "tanh": torch.tanh,
+    "relu": torch.relu,
+    "leaky_relu": lambda z: torch.nn.functional.leaky_relu(z, 0.1),
+    "sigmoid": torch.sigmoid,
+    "softplus": torch.nn.functional.softplus,
+    "identity": lambda z: z,
+}
+
+POSITIVELY_HOMOGENEOUS = frozenset({"relu", "leaky_relu", "identity"})

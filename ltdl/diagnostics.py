@@ -1,0 +1,106 @@
+"""Measurements on trained controls and trajectories: rescaling, norms, fitted rates."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from . import _checks
+from .controls import scale_controls, squared_norms
+from .fields import Controls, Field
+
+
+def sig(x, digits: int = 4) -> float:
+    """``x`` rounded to ``digits`` significant digits: the precision of every printed or glued
+    number, so that stored notebook outputs compare equal across runs (nbval)."""
+    _checks.integer("digits", digits)
+    x = float(x)
+    if x == 0 or not math.isfinite(x):
+        return x
+    return round(x, digits - 1 - int(math.floor(math.log10(abs(x)))))
+
+
+def rescaled_controls(u: Controls, T) -> Controls:
+    """v_T(s) = T u_T(T s) on the unit-time grid s_k = (k + ½)/K: the tensors times T."""
+    _checks.positive("T", T)
+    return scale_controls(u, T)
+
+
+def l2_norm_sq(u: Controls, field: Field, d: int, T) -> Tensor:
+    """∫_0^T ‖u(t)‖² dt = (T/K) Σ_k ‖u_k‖²; shape ``(*batch,)``."""
+    _checks.positive("T", T)
+    norms = squared_norms(u, field, d)
+    return torch.as_tensor(T, dtype=norms.dtype) / norms.shape[-1] * norms.sum(-1)
+
+
+def l2_distance(u1: Controls, u2: Controls, field: Field, d: int, T) -> Tensor:
+    """‖u1 − u2‖_{L²(0,T)} for controls on the same grid."""
+    diff = {n: u1[n] - u2[n] for n in u1}
+    return l2_norm_sq(diff, field, d, T).sqrt()
+
+
+@dataclass(frozen=True)
+class Fit:
+    """Least-squares line y = slope·x + intercept with a 95 % confidence interval on the slope."""
+
+    slope: float
+    intercept: float
+    stderr: float
+    ci: tuple[float, float]
+    n: int
+
+
+def _line_fit(x: np.ndarray, y: np.ndarray) -> Fit:
+    from scipy import stats  # installed with torchdiffeq
+
+    n = x.size
+    if n < 2:
+        raise ValueError(f"x must hold at least 2 points for a fit, got {n}")
+    A = np.stack([x, np.ones_like(x)], axis=1)
+    (slope, intercept), *_ = np.linalg.lstsq(A, y, rcond=None)
+    if n > 2:
+        resid = y - (slope * x + intercept)
+        s2 = float(resid @ resid) / (n - 2)
+        stderr = math.sqrt(s2 / float(((x - x.mean()) ** 2).sum()))
+        q = float(stats.t.ppf(0.975, n - 2))
+    else:
+        stderr, q = float("nan"), float("nan")
+    return Fit(float(slope), float(intercept), stderr, (slope - q * stderr, slope + q * stderr), n)
+
+
+def _as_positive_array(name: str, values) -> np.ndarray:
+    a = np.asarray(torch.as_tensor(values).detach().cpu(), dtype=float).ravel()
+    if not np.all(np.isfinite(a)) or np.any(a <= 0):
+        raise ValueError(f"{name} must be finite and > 0 for a logarithmic fit")
+    return a
+
+
+def loglog_slope(x, y) -> Fit:
+    """Fit log y = slope · log x + c (e.g. the order of E_T in T)."""
+    return _line_fit(np.log(_as_positive_array("x", x)), np.log(_as_positive_array("y", y)))
+
+
+def exp_rate(t, y) -> Fit:
+    """Fit log y = −μ t + c; the returned ``slope`` is −μ (use :func:`decay_rate` for μ)."""
+    t = np.asarray(torch.as_tensor(t).detach().cpu(), dtype=float).ravel()
+    return _line_fit(t, np.log(_as_positive_array("y", y)))
+
+
+def decay_rate(t, y) -> float:
+    """μ of the fit y ≈ C e^{−μ t}."""
+    return -exp_rate(t, y).slope
+
+
+def time_to_reach(t, y, eps: float) -> float:
+    """First t_k after which y stays ≤ eps (inf if it never does)."""
+    _checks.positive("eps", eps)
+    t = np.asarray(torch.as_tensor(t).detach().cpu(), dtype=float).ravel()
+    y = np.asarray(torch.as_tensor(y).detach().cpu(), dtype=float).ravel()
+    above = np.nonzero(y > eps)[0]
+    if above.size == 0:
+        return float(t[0])
+    k = above[-1] + 1
+    return float(t[k]) if k < t.size else math.inf
