@@ -9,7 +9,7 @@ from .costs import Loss, OutputMap, control_penalty, risk, tracking_cost, trapez
 from .data import Dataset, concentric_spheres, four_point_rotation, rotation, tricolor, xor
 from .diagnostics import (Fit, decay_rate, exp_rate, l2_distance, l2_norm_sq, loglog_slope,
                           rescaled_controls, sig, time_to_reach)
-from .fields import Bottleneck, Controls, Field, Inner, Outer, make_field
+from .fields import Bias, Bottleneck, Controls, Field, Inner, Outer, make_field
 from .flows import flow, odeint_flow
 from .oracles import bias_erm, bias_integral
 from .problem import Problem
@@ -18,10 +18,17 @@ from .train import Result, train
 __version__ = "0.1.0"
 
 __all__ = [
-    "ACTIVATIONS", "Bottleneck", "Controls", "Dataset", "Field", "Fit", "Inner", "Loss", "Outer",
+    "ACTIVATIONS", "Bias", "Bottleneck", "Controls", "Dataset", "Field", "Fit", "Inner", "Loss", "Outer",
     "OutputMap", "Problem", "Result", "bias_erm", "bias_integral", "concentric_spheres",
     "control_penalty", "decay_rate", "detach", "exp_rate", "flow", "four_point_rotation",
     "init_controls", "l2_distance", "l2_norm_sq", "loglog_slope", "make_field", "num_layers",
     "odeint_flow", "rescaled_controls", "risk", "rotation", "scale_controls", "sig", "squared_norms",
     "time_to_reach", "tracking_cost", "train", "trapezoid", "tricolor", "xor",
 ]
+
+from .provenance import provenance  # noqa: E402
+__all__ += ["provenance"]
+
+from .sweeps import Sweep, doubling, sweep, warm_start  # noqa: E402
+from .minnorm import BiasOnly, MinNorm, min_norm_interpolant  # noqa: E402
+__all__ += ["Sweep", "doubling", "sweep", "warm_start", "BiasOnly", "MinNorm", "min_norm_interpolant"]

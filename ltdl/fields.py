@@ -10,6 +10,7 @@ name           formula                            control shapes (one layer)
 ``outer``      f = w σ(x) + b                     w: (d, d), b: (d,)
 ``inner``      f = σ(w x + b)                     w: (d, d), b: (d,)
 ``bottleneck`` f = w1 σ(w2 x + b2) + b1           w1: (d, h), w2: (h, d), b1: (d,), b2: (h,)
+``bias``       f = b                              b: (d,)
 =============  =================================  ===========================================
 """
 from __future__ import annotations
@@ -61,6 +62,28 @@ class Field:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(activation={self.activation!r})"
+
+
+class Bias(Field):
+    """f(x, u) = b: the ``outer`` field with w ≡ 0 (the closed-form oracles of §3.5)."""
+
+    name = "bias"
+
+    def __init__(self) -> None:
+        super().__init__(activation="identity")
+
+    def shapes(self, d: int) -> dict[str, tuple[int, ...]]:
+        return {"b": (d,)}
+
+    @property
+    def homogeneity_degree(self) -> int:
+        return 1
+
+    def __call__(self, x: Tensor, u: Controls) -> Tensor:
+        return u["b"].unsqueeze(-2).expand_as(x)
+
+    def __repr__(self) -> str:
+        return "Bias()"
 
 
 class Outer(Field):
@@ -124,12 +147,16 @@ class Bottleneck(Field):
         return f"Bottleneck(activation={self.activation!r}, hidden={self.hidden})"
 
 
-FIELDS = {"outer": Outer, "inner": Inner, "bottleneck": Bottleneck}
+FIELDS = {"outer": Outer, "inner": Inner, "bottleneck": Bottleneck, "bias": Bias}
 
 
 def make_field(name: str, *, activation: str = "tanh", hidden: int | None = None) -> Field:
-    """Build a field by name: ``"outer"``, ``"inner"`` or ``"bottleneck"`` (needs ``hidden``)."""
+    """Build a field by name: ``"outer"``, ``"inner"``, ``"bottleneck"`` (needs ``hidden``) or ``"bias"``."""
     _checks.choice("name", name, FIELDS)
+    if name == "bias":
+        if activation not in ("tanh", "identity") or hidden is not None:
+            raise ValueError("activation and hidden must be left unset for the 'bias' field")
+        return Bias()
     if name == "bottleneck":
         if hidden is None:
             raise ValueError("hidden must be an integer >= 1 for the bottleneck field, got None")

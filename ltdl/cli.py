@@ -1,0 +1,416 @@
+"""Command-line interface: ``ltdl list`` and ``ltdl run NAME [options]``.
+
+Each experiment writes its figures (PNG) and ``results.json`` (its numbers and parameters)
+into ``--out``. Bad arguments print one clear line to stderr and exit with status 2.
+
+    ltdl list
+    ltdl run erm-sweep --T 1,2,4,8,16,32 --lam 1 --K 10 --out out/erm
+    ltdl run integral-turnpike --T 4,8 --lam 0.1 --beta 1 --out out/turnpike
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+DATASETS = ("four-point", "spheres", "xor")
+FIELDS = ("outer", "inner", "bottleneck")
+
+
+class UsageError(Exception):
+    """A bad command-line argument (message shown to the user, exit status 2)."""
+
+
+@dataclass
+class Experiment:
+    name: str
+    summary: str
+    defaults: dict
+    run: Callable[[argparse.Namespace, bool], dict]
+    fields: tuple[str, ...] = FIELDS
+    datasets: tuple[str, ...] = DATASETS
+    extra: dict = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------------------------------------
+# Problem set-up shared by the experiments
+
+
+def _setup(args):
+    import torch
+
+    import ltdl
+
+    torch.set_default_dtype(torch.float64)
+    torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
+    if args.data == "four-point":
+        data = ltdl.four_point_rotation()
+        P = None
+    else:
+        gen = ltdl.concentric_spheres if args.data == "spheres" else ltdl.xor
+        n = args.n
+        data = gen(n // 3, n - n // 3, seed=args.seed) if args.data == "spheres" else gen(n, seed=args.seed)
+        # P is given, not trained (paper-notes §2.6 item 3): the first coordinate.
+        P = ltdl.OutputMap(torch.tensor([[1.0, 0.0]]))
+    hidden = args.hidden if args.field == "bottleneck" else None
+    fld = ltdl.make_field(args.field, activation=args.activation, hidden=hidden)
+    return ltdl, torch, data, P, fld
+
+
+def _bar(total: int, progress: bool, desc: str):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, disable=not progress, desc=desc, unit="run", file=sys.stderr)
+
+
+def _savefig(fig, out: Path, name: str) -> str:
+    path = out / name
+    fig.savefig(path)
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    return path.name
+
+
+def _erm_sweep(args, progress: bool) -> dict:
+    """R2: T sweep of L2-regularised ERM at fixed K with warm starts (paper-notes §3, R2)."""
+    ltdl, torch, data, P, fld = _setup(args)
+    Ts = args.T
+    rows = []
+    u = None
+    bar = _bar(len(Ts), progress, "erm-sweep")
+    for i, T in enumerate(Ts):
+        prob = ltdl.Problem(fld, data.x, data.y, T=T, K=args.K, lam=args.lam, P=P)
+        if u is None:
+            u = prob.init_controls(kind="normal", scale=0.01, seed=args.seed)
+        else:  # warm start through R1: same rescaled control v = T u
+            u = ltdl.scale_controls(u, Ts[i - 1] / T)
+        res = ltdl.train(prob, u, max_iter=args.max_iter)
+        u = res.controls
+        E = float(res.terms["E_T"])
+        v2 = float(ltdl.l2_norm_sq(u, fld, data.x.shape[1], T)) * T
+        rows.append({"T": T, "E_T": E, "T_E_T": T * E, "v_norm_sq": v2, "J": float(res.value),
+                     "n_iter": res.n_iter})
+        bar.update(1)
+        bar.set_postfix(T=T, E=f"{E:.2e}")
+    bar.close()
+    E = [r["E_T"] for r in rows]
+    tail = min(4, len(Ts))
+    slope = None
+    if tail >= 2 and all(e > 0 for e in E[-tail:]):
+        slope = ltdl.loglog_slope(Ts[-tail:], E[-tail:]).slope
+
+    import matplotlib.pyplot as plt
+
+    from . import plots
+
+    plots.use_style()
+    fig, axes = plt.subplots(1, 2, figsize=(8, 3.2))
+    if all(e > 0 for e in E):
+        plots.rate_plot(axes[0], Ts, E, slope=-1.0, label="$E_T$")
+    axes[0].set_xlabel("$T$")
+    axes[0].set_ylabel("training error $E_T$")
+    axes[0].legend()
+    axes[1].semilogx(Ts, [r["T_E_T"] for r in rows], "o-", ms=3)
+    axes[1].set_xlabel("$T$")
+    axes[1].set_ylabel(r"$T\cdot E_T$")
+    figs = [_savefig(fig, args.out, "erm_sweep.png")]
+    return {"rows": rows, "tail_slope": slope, "tail_points": tail, "figures": figs}
+
+
+def _integral_turnpike(args, progress: bool) -> dict:
+    """R6: integral regulariser β∫E dt; exponential decay of E(t) and ‖u(t)‖ in t."""
+    ltdl, torch, data, P, fld = _setup(args)
+    loss = ltdl.Loss("lp", p=2.0, power=2.0)
+    curves = []
+    bar = _bar(len(args.T), progress, "integral-turnpike")
+    for T in args.T:
+        K = max(1, round(args.K_per_unit * T))
+        prob = ltdl.Problem(fld, data.x, data.y, T=T, K=K, lam=args.lam, P=P, loss=loss, beta=args.beta)
+        u0 = prob.init_controls(kind="normal", scale=0.01, seed=args.seed)
+        res = ltdl.train(prob, u0, max_iter=args.max_iter)
+        t = torch.linspace(0, T, K + 1)
+        E = prob.risk_curve(res.trajectory)
+        norms = ltdl.squared_norms(res.controls, fld, data.x.shape[1]).sqrt()
+        # Fit the rate on the first half of [0, T] (away from the terminal arc), where E > 0.
+        half = [k for k in range(K + 1) if t[k] <= T / 2 and float(E[k]) > 0]
+        mu = ltdl.decay_rate(t[half], E[half]) if len(half) >= 2 else None
+        curves.append({"T": T, "K": K, "t": t.tolist(), "E": E.tolist(), "u_norm": norms.tolist(),
+                       "mu_E": mu, "E_T": float(E[-1]), "J": float(res.value), "n_iter": res.n_iter})
+        bar.update(1)
+        bar.set_postfix(T=T, mu=f"{mu:.2f}" if mu is not None else "n/a")
+    bar.close()
+
+    import matplotlib.pyplot as plt
+
+    from . import plots
+
+    plots.use_style()
+    fig, axes = plt.subplots(1, 2, figsize=(8, 3.2))
+    for c in curves:
+        axes[0].semilogy(c["t"], [max(e, 1e-300) for e in c["E"]], label=f"T = {c['T']:g}")
+        tm = [(k + 0.5) * c["T"] / c["K"] for k in range(c["K"])]
+        plots.control_norm_plot(axes[1], tm, [max(n, 1e-300) for n in c["u_norm"]], label=f"T = {c['T']:g}")
+    axes[0].set_xlabel("$t$")
+    axes[0].set_ylabel("$E(x(t))$")
+    axes[0].legend()
+    axes[1].legend()
+    figs = [_savefig(fig, args.out, "integral_turnpike.png")]
+    return {"curves": curves, "figures": figs}
+
+
+EXPERIMENTS: dict[str, Experiment] = {
+    "erm-sweep": Experiment(
+        "erm-sweep",
+        "R2: L2-regularised ERM, sweep of the horizon T at fixed K (four-point rotation); "
+        "E_T, T*E_T and ||v_T||^2 per T, fitted tail slope of log E_T vs log T.",
+        {"T": [1, 2, 4, 8, 16, 32, 64, 128], "lam": 1.0, "K": 10, "max_iter": 500},
+        _erm_sweep,
+    ),
+    "integral-turnpike": Experiment(
+        "integral-turnpike",
+        "R6: integral regulariser beta*int E dt (squared l2 distance), E(t) and ||u(t)|| per T, "
+        "fitted decay rate mu on [0, T/2].",
+        {"T": [4, 8], "lam": 0.1, "K": None, "max_iter": 1500},
+        _integral_turnpike,
+        extra={"K_per_unit": 4, "beta": 1.0},
+    ),
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# Optional: the examples registry written elsewhere (ltdl/examples.py), when present.
+
+
+def _examples() -> dict:
+    try:
+        from . import examples  # noqa: PLC0415
+    except ImportError:
+        return {}
+    reg = getattr(examples, "EXAMPLES", None)
+    return dict(reg) if isinstance(reg, dict) and hasattr(examples, "run_example") else {}
+
+
+def _example_summary(obj) -> str:
+    for attr in ("summary", "description", "title", "__doc__"):
+        s = getattr(obj, attr, None) if not isinstance(obj, dict) else obj.get(attr)
+        if isinstance(s, str) and s.strip():
+            return s.strip().splitlines()[0]
+    return str(obj) if isinstance(obj, str) else ""
+
+
+# ---------------------------------------------------------------------------------------------
+# Argument parsing
+
+
+def _float_list(text: str) -> list[float]:
+    try:
+        vals = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers such as 1,2,4, got {text!r}")
+    if not vals or any(not math.isfinite(v) or v <= 0 for v in vals):
+        raise argparse.ArgumentTypeError(f"every T must be a finite number > 0, got {text!r}")
+    return [int(v) if v.is_integer() else v for v in vals]
+
+
+def _positive_float(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}")
+    if not math.isfinite(v) or v <= 0:
+        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text!r}")
+    return v
+
+
+def _nonneg_float(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}")
+    if not math.isfinite(v) or v < 0:
+        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text!r}")
+    return v
+
+
+def _positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}")
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
+    return v
+
+
+def _nonneg_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}")
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return v
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one clear line, exit status 2
+        self.print_usage(sys.stderr)
+        self.exit(2, f"ltdl: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="ltdl", description="Experiments of 'Large-time asymptotics in deep learning'.")
+    sub = p.add_subparsers(dest="command", metavar="{list,run}", parser_class=_Parser)
+    sub.required = True
+    sub.add_parser("list", help="list the experiments and their defaults")
+    r = sub.add_parser("run", help="run one experiment")
+    r.add_argument("name", help="experiment name (see `ltdl list`)")
+    r.add_argument("--T", type=_float_list, default=None, help="horizons, comma-separated (e.g. 1,2,4,8)")
+    r.add_argument("--lam", type=_nonneg_float, default=None, help="penalty weight lambda >= 0")
+    r.add_argument("--K", type=_positive_int, default=None,
+                   help="layers (erm-sweep: per horizon; integral-turnpike: per unit time, default 4)")
+    r.add_argument("--beta", type=_nonneg_float, default=None, help="integral weight beta (integral-turnpike)")
+    r.add_argument("--field", choices=FIELDS, default="outer", help="vector field (default outer)")
+    r.add_argument("--activation", default="tanh", help="activation sigma (default tanh)")
+    r.add_argument("--hidden", type=_positive_int, default=4, help="hidden width for --field bottleneck")
+    r.add_argument("--data", choices=DATASETS, default="four-point", help="data set (default four-point)")
+    r.add_argument("--n", type=_positive_int, default=60, help="points for spheres/xor (default 60)")
+    r.add_argument("--seed", type=_nonneg_int, default=0, help="seed of data and initial controls")
+    r.add_argument("--max-iter", type=_positive_int, default=None, help="L-BFGS iterations per run")
+    r.add_argument("--size", choices=("small", "full"), default=None, help="size of a registry example")
+    r.add_argument("--out", type=Path, required=True, help="output folder (created if missing)")
+    r.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    return p
+
+
+def _list(stream) -> None:
+    print("Experiments (ltdl run NAME --out DIR [options]):", file=stream)
+    for e in EXPERIMENTS.values():
+        d = {k: v for k, v in {**e.defaults, **e.extra}.items() if v is not None}
+        print(f"  {e.name:20s} {e.summary}", file=stream)
+        print(f"  {'':20s} defaults: " + ", ".join(f"{k}={v}" for k, v in d.items()), file=stream)
+    ex = _examples()
+    if ex:
+        print("Examples (ltdl run NAME --out DIR [--size small|full] [--seed S]):", file=stream)
+        for name, obj in ex.items():
+            print(f"  {name:20s} {_example_summary(obj)}", file=stream)
+
+
+def _resolve(args) -> Experiment:
+    from .activations import ACTIVATIONS
+
+    exp = EXPERIMENTS[args.name]
+    if args.field not in exp.fields:
+        raise UsageError(f"--field must be one of {exp.fields} for {exp.name}, got {args.field!r}")
+    if args.activation not in ACTIVATIONS:
+        raise UsageError(f"--activation must be one of {tuple(ACTIVATIONS)}, got {args.activation!r}")
+    if args.beta is not None and "beta" not in exp.extra:
+        raise UsageError(f"--beta does not apply to {exp.name}")
+    if args.size is not None:
+        raise UsageError(f"--size applies to registry examples only, not to {exp.name}")
+    args.T = sorted(args.T) if args.T is not None else list(exp.defaults["T"])
+    args.lam = exp.defaults["lam"] if args.lam is None else args.lam
+    args.max_iter = exp.defaults["max_iter"] if args.max_iter is None else args.max_iter
+    if exp.name == "integral-turnpike":
+        args.K_per_unit = exp.extra["K_per_unit"] if args.K is None else args.K
+        args.beta = exp.extra["beta"] if args.beta is None else args.beta
+    else:
+        args.K = exp.defaults["K"] if args.K is None else args.K
+    if args.lam == 0 and exp.name == "integral-turnpike":
+        raise UsageError("--lam must be > 0 for integral-turnpike")
+    return exp
+
+
+def _jsonable(obj):
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, Path):
+        return str(obj)
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return str(obj)
+    return obj
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``ltdl`` console script; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "list":
+        _list(sys.stdout)
+        return 0
+    examples = _examples()
+    if args.name not in EXPERIMENTS and args.name not in examples:
+        names = sorted(EXPERIMENTS) + sorted(examples)
+        print(f"ltdl: error: unknown experiment {args.name!r}; choose one of {names} (see `ltdl list`)",
+              file=sys.stderr)
+        return 2
+    progress = not args.no_progress
+    try:
+        args.out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        print(f"ltdl: error: cannot create --out {str(args.out)!r}: {exc.strerror}", file=sys.stderr)
+        return 2
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from .provenance import provenance
+
+    try:
+        if args.name in EXPERIMENTS:
+            exp = _resolve(args)
+            numbers = exp.run(args, progress)
+            params = {k: getattr(args, k) for k in ("T", "lam", "K", "field", "activation", "data", "seed",
+                                                    "max_iter") if hasattr(args, k)}
+            if exp.name == "integral-turnpike":
+                params.update(K_per_unit=args.K_per_unit, beta=args.beta)
+                params.pop("K", None)
+        else:
+            numbers = _run_example(args, progress)
+            params = {"size": args.size or "small", "seed": args.seed}
+    except UsageError as exc:
+        print(f"ltdl: error: {exc}", file=sys.stderr)
+        return 2
+    except ValueError as exc:  # library argument checks name the argument
+        print(f"ltdl: error: {exc}", file=sys.stderr)
+        return 2
+    record = {"experiment": args.name, "parameters": params, "results": numbers,
+              "provenance": dict(provenance())}
+    path = args.out / "results.json"
+    path.write_text(json.dumps(_jsonable(record), indent=2) + "\n")
+    print(f"wrote {path}" + "".join(f"\nwrote {args.out / f}" for f in numbers.get("figures", [])))
+    return 0
+
+
+def _run_example(args, progress: bool) -> dict:
+    """Run a registry example of ltdl/examples.py and save what it returns."""
+    given = [f"--{k}" for k in ("T", "lam", "K", "beta", "max_iter") if getattr(args, k) is not None]
+    if given:
+        raise UsageError(f"{', '.join(given)} do not apply to the example {args.name!r} (use --size, --seed)")
+    from . import examples
+
+    kwargs = {"seed": args.seed, "progress": progress}
+    if args.size is not None:
+        kwargs["size"] = args.size
+    out = examples.run_example(args.name, **kwargs)
+    numbers, figs = {}, []
+    items = out.items() if isinstance(out, dict) else [("result", out)]
+    for key, val in items:
+        if hasattr(val, "savefig"):  # a matplotlib figure
+            figs.append(_savefig(val, args.out, f"{args.name}_{key}.png"))
+        else:
+            numbers[key] = val
+    for attr in ("figures", "figs"):
+        for i, f in enumerate(numbers.pop(attr, []) or []):
+            if hasattr(f, "savefig"):
+                figs.append(_savefig(f, args.out, f"{args.name}_{i}.png"))
+    numbers["figures"] = figs
+    return numbers

@@ -1,0 +1,224 @@
+"""Sweeps in T, λ or ε = λ/T: many ERM problems on one data set, solved one after another with
+warm starts, or all at once as a batch.
+
+Two ways to run a sweep over the parameter pairs (T_s, λ_s), s = 0..S−1:
+
+* ``mode="chain"`` (the reference runs of R2–R4): one L-BFGS call per pair, in the given order,
+  each started from the previous optimum moved by the R1 rescaling. The rescaled control
+  v(s) = T u(Ts) is the natural unknown (paper-notes R1), so the warm start keeps v fixed:
+  u_start = u_prev · T_prev / T. For a λ-sweep at fixed T the factor is 1.
+* ``mode="batch"``: one :class:`ltdl.Problem` whose T and λ are ``(S,)`` tensors, i.e. S
+  independent problems trained as one (the sum of their objectives, whose gradient is blockwise).
+  No information flows between the problems; every one starts from the same ``u0``.
+
+The result, :class:`Sweep`, keeps the optimal controls of every problem and the usual
+measurements: E_T, J_T, ‖v_T‖²_{L²(0,1)} = T ‖u_T‖²_{L²(0,T)}, and the distances between
+consecutive rescaled controls.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from . import _checks
+from .controls import detach, num_layers, scale_controls, squared_norms
+from .costs import Loss, OutputMap
+from .fields import Controls, Field
+from .problem import Problem
+from .train import train
+
+MODES = ("chain", "batch")
+
+
+def warm_start(u: Controls, T_from, T_to) -> Controls:
+    """The R1 warm start: controls for horizon ``T_to`` with the same rescaled control v as ``u``.
+
+    Returns u · T_from / T_to (v = T u is unchanged), shapes as ``u``.
+    """
+    _checks.positive("T_from", T_from)
+    _checks.positive("T_to", T_to)
+    return scale_controls(detach(u), T_from / T_to)
+
+
+def _as_grid(name: str, value) -> np.ndarray:
+    if isinstance(value, Tensor):
+        value = value.detach().cpu().numpy()
+    a = np.atleast_1d(np.asarray(value, dtype=float))
+    if a.ndim != 1 or a.size == 0:
+        raise ValueError(f"{name} must be a number or a non-empty 1-D sequence, got shape {a.shape}")
+    return a
+
+
+@dataclass
+class Sweep:
+    """Results of :func:`sweep`, one entry per problem s = 0..S−1.
+
+    Attributes:
+        T, lam: the parameters, arrays ``(S,)``.
+        K: number of layers (the same for all problems).
+        field: the vector field; ``d``: the state dimension.
+        controls: optimal controls u_T of each problem on [0, T_s], each a dict of
+            tensors ``(K, ...)``.
+        E: final training error E(x(T)), ``(S,)``.
+        J: optimal value of J, ``(S,)``.
+        n_iter: L-BFGS iterations per problem (for ``batch``: the one shared count).
+        mode: ``"chain"`` or ``"batch"``; ``wall_time``: seconds in total.
+    """
+
+    T: np.ndarray
+    lam: np.ndarray
+    K: int
+    field: Field
+    d: int
+    controls: list[Controls]
+    E: np.ndarray
+    J: np.ndarray
+    n_iter: np.ndarray
+    mode: str
+    wall_time: float
+
+    def __len__(self) -> int:
+        return self.T.size
+
+    @property
+    def eps(self) -> np.ndarray:
+        """ε = λ/T, the only parameter of the problem (R1)."""
+        return self.lam / self.T
+
+    def v(self, i: int) -> Controls:
+        """Rescaled control v_T = T u_T of problem ``i`` on the unit-time grid (tensors ``(K, ...)``)."""
+        return scale_controls(self.controls[i], float(self.T[i]))
+
+    def v_stacked(self) -> Controls:
+        """All rescaled controls stacked: tensors ``(S, K, ...)``."""
+        return {n: torch.stack([self.v(i)[n] for i in range(len(self))]) for n in self.controls[0]}
+
+    @property
+    def v_norm_sq(self) -> np.ndarray:
+        """‖v_T‖²_{L²(0,1)} = (1/K) Σ_k ‖v_k‖² = T ‖u_T‖²_{L²(0,T)}, shape ``(S,)``."""
+        return np.array([float(squared_norms(self.v(i), self.field, self.d).mean()) for i in range(len(self))])
+
+    def v_profile(self, i: int) -> Tensor:
+        """‖v_T(s_k)‖ on the K unit-time intervals, shape ``(K,)`` (the collapse plot)."""
+        return squared_norms(self.v(i), self.field, self.d).sqrt()
+
+    def distance(self, i: int, j: int) -> float:
+        """‖v_{T_i} − v_{T_j}‖_{L²(0,1)}."""
+        vi, vj = self.v(i), self.v(j)
+        diff = {n: vi[n] - vj[n] for n in vi}
+        return float(squared_norms(diff, self.field, self.d).mean().sqrt())
+
+    def cauchy_differences(self) -> np.ndarray:
+        """‖v_{s+1} − v_s‖_{L²(0,1)} for consecutive problems, shape ``(S−1,)``."""
+        return np.array([self.distance(i + 1, i) for i in range(len(self) - 1)])
+
+
+def sweep(
+    field: Field,
+    x: Tensor,
+    y: Tensor,
+    *,
+    T,
+    lam,
+    K: int,
+    P: OutputMap | None = None,
+    loss: Loss = Loss(),
+    u0: Controls | None = None,
+    mode: str = "chain",
+    max_iter: int = 500,
+    tol_grad: float = 1e-12,
+    tol_change: float = 1e-15,
+    history_size: int = 50,
+    progress: bool = False,
+    desc: str | None = None,
+) -> Sweep:
+    """Solve the L²-regularised ERM problem for each pair (T_s, λ_s).
+
+    Args:
+        field, x, y, K, P, loss: as in :class:`ltdl.Problem` (P fixed; penalty ``"l2"``).
+        T: final times, a number or a sequence ``(S,)``; broadcast against ``lam``.
+        lam: penalty weights λ, a number or a sequence ``(S,)``.
+        u0: starting controls for the first problem (``chain``) or for every problem
+            (``batch``), tensors ``(K, ...)`` in t-form for the horizon T_0; zeros when None.
+        mode: ``"chain"`` (sequential, warm-started by the R1 rescaling) or ``"batch"``
+            (all problems as one batched L-BFGS run).
+        max_iter, tol_grad, tol_change, history_size: L-BFGS options (per problem for ``chain``).
+        progress: a tqdm bar over the problems (``chain``) or the evaluations (``batch``).
+
+    Returns:
+        A :class:`Sweep`.
+    """
+    _checks.choice("mode", mode, MODES)
+    _checks.integer("K", K)
+    _checks.integer("max_iter", max_iter)
+    Ts, lams = _as_grid("T", T), _as_grid("lam", lam)
+    try:
+        Ts, lams = np.broadcast_arrays(Ts, lams)
+    except ValueError:
+        raise ValueError(f"T and lam must have the same length or length 1, got {Ts.size} and {lams.size}") from None
+    Ts, lams = Ts.copy(), lams.copy()
+    if not (np.all(np.isfinite(Ts)) and np.all(Ts > 0)):
+        raise ValueError(f"T must be finite and > 0, got {Ts}")
+    if not (np.all(np.isfinite(lams)) and np.all(lams >= 0)):
+        raise ValueError(f"lam must be finite and >= 0, got {lams}")
+    if P is not None and P.trainable:
+        raise ValueError("P must be fixed (trainable=False): a trained P breaks the R1 rescaling")
+    d = x.shape[-1] if isinstance(x, Tensor) and x.ndim == 2 else None
+    if d is None:
+        raise ValueError(f"x must be a tensor of shape (N, d), got {getattr(x, 'shape', type(x).__name__)}")
+    if u0 is not None:
+        if num_layers(u0, field, d) != K:
+            raise ValueError(f"u0 must have K={K} layers")
+        for name, t in u0.items():
+            if t.ndim != len(field.shapes(d)[name]) + 1:
+                raise ValueError(f"u0[{name!r}] must have shape (K, ...) without a batch dimension, got {tuple(t.shape)}")
+    opts = dict(max_iter=max_iter, tol_grad=tol_grad, tol_change=tol_change, history_size=history_size)
+    start = time.perf_counter()
+    if mode == "chain":
+        from tqdm.auto import tqdm
+
+        controls, E, J, n_iter = [], [], [], []
+        u = u0
+        T_prev = float(Ts[0])
+        for T_s, lam_s in tqdm(list(zip(Ts, lams)), disable=not progress, desc=desc, leave=False):
+            T_s, lam_s = float(T_s), float(lam_s)
+            prob = Problem(field, x, y, T=T_s, K=K, lam=lam_s, P=P, loss=loss)
+            start_u = None if u is None else warm_start(u, T_prev, T_s)
+            res = train(prob, start_u, **opts)
+            u, T_prev = res.controls, T_s
+            controls.append(res.controls)
+            E.append(float(res.terms["E_T"]))
+            J.append(float(res.terms["J"]))
+            n_iter.append(res.n_iter)
+    else:
+        S = Ts.size
+        T_t = torch.as_tensor(Ts, dtype=x.dtype)
+        lam_t = torch.as_tensor(lams, dtype=x.dtype)
+        prob = Problem(field, x, y, T=T_t, K=K, lam=lam_t, P=P, loss=loss)
+        start_u = None if u0 is None else {n: t.expand(S, *t.shape).clone() for n, t in u0.items()}
+        res = train(prob, start_u, progress=progress, desc=desc, **opts)
+        controls = [{n: t[s].clone() for n, t in res.controls.items()} for s in range(S)]
+        E = res.terms["E_T"].tolist()
+        J = res.terms["J"].tolist()
+        n_iter = [res.n_iter] * S
+    return Sweep(Ts, lams, K, field, d, controls, np.array(E), np.array(J), np.array(n_iter), mode,
+                 time.perf_counter() - start)
+
+
+def doubling(start: float, stop: float) -> list[float]:
+    """start, 2·start, 4·start, … up to ``stop`` (inclusive): the usual T grid of a sweep."""
+    _checks.positive("start", start)
+    _checks.positive("stop", stop)
+    if stop < start:
+        raise ValueError(f"stop must be >= start={start}, got {stop}")
+    out = [float(start)]
+    while out[-1] * 2 <= stop * (1 + 1e-12):
+        out.append(out[-1] * 2)
+    return out
+
+
+__all__ = ["Sweep", "doubling", "sweep", "warm_start"]
