@@ -29,6 +29,19 @@ __all__ = [
 from .provenance import provenance  # noqa: E402
 __all__ += ["provenance"]
 
-from .sweeps import Sweep, doubling, sweep, warm_start  # noqa: E402
-from .minnorm import BiasOnly, MinNorm, min_norm_interpolant  # noqa: E402
-__all__ += ["Sweep", "doubling", "sweep", "warm_start", "BiasOnly", "MinNorm", "min_norm_interpolant"]
+from .sweeps import Sweep, doubling, newton_polish, sweep, warm_start  # noqa: E402
+from .minnorm import MinNorm, min_norm_interpolant  # noqa: E402
+__all__ += ["Sweep", "doubling", "newton_polish", "sweep", "warm_start", "MinNorm", "min_norm_interpolant"]
+
+from .examples import EXAMPLES, ExampleSpec, decision_function, get_example, run_example, states_at  # noqa: E402
+__all__ += ["EXAMPLES", "ExampleSpec", "decision_function", "get_example", "run_example", "states_at"]
+
+from .spacetime import (MovingGridProblem, SpaceTimeField, cosine_basis, embed_data,  # noqa: E402
+                        interpolation_matrix, legendre_basis, midpoint_grid, moving_grid_flow,
+                        readout_map, resnet_weights, width_schedule)
+__all__ += ["MovingGridProblem", "SpaceTimeField", "cosine_basis", "embed_data", "interpolation_matrix",
+            "legendre_basis", "midpoint_grid", "moving_grid_flow", "readout_map", "resnet_weights",
+            "width_schedule"]
+
+from .turnpike import Certificate, bias_integral_discrete, first_time_below, linearised_rate, train_newton, turnpike_rate  # noqa: E402
+__all__ += ["Certificate", "bias_integral_discrete", "first_time_below", "linearised_rate", "train_newton", "turnpike_rate"]

@@ -196,11 +196,13 @@ def _examples() -> dict:
 
 
 def _example_summary(obj) -> str:
+    if isinstance(obj, str):
+        return obj.strip().splitlines()[0] if obj.strip() else ""
     for attr in ("summary", "description", "title", "__doc__"):
         s = getattr(obj, attr, None) if not isinstance(obj, dict) else obj.get(attr)
         if isinstance(s, str) and s.strip():
             return s.strip().splitlines()[0]
-    return str(obj) if isinstance(obj, str) else ""
+    return ""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -282,7 +284,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--n", type=_positive_int, default=60, help="points for spheres/xor (default 60)")
     r.add_argument("--seed", type=_nonneg_int, default=0, help="seed of data and initial controls")
     r.add_argument("--max-iter", type=_positive_int, default=None, help="L-BFGS iterations per run")
-    r.add_argument("--size", choices=("small", "full"), default=None, help="size of a registry example")
+    r.add_argument("--size", default=None, help="size of a registry example (e.g. reduced, full)")
     r.add_argument("--out", type=Path, required=True, help="output folder (created if missing)")
     r.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     return p
@@ -296,7 +298,7 @@ def _list(stream) -> None:
         print(f"  {'':20s} defaults: " + ", ".join(f"{k}={v}" for k, v in d.items()), file=stream)
     ex = _examples()
     if ex:
-        print("Examples (ltdl run NAME --out DIR [--size small|full] [--seed S]):", file=stream)
+        print("Examples (ltdl run NAME --out DIR [--size SIZE] [--seed S]):", file=stream)
         for name, obj in ex.items():
             print(f"  {name:20s} {_example_summary(obj)}", file=stream)
 
@@ -337,7 +339,9 @@ def _jsonable(obj):
         return obj.tolist()
     if isinstance(obj, float) and not math.isfinite(obj):
         return str(obj)
-    return obj
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
+    return repr(obj)  # anything else (data sets, fields): a readable placeholder
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -375,7 +379,7 @@ def main(argv: list[str] | None = None) -> int:
                 params.pop("K", None)
         else:
             numbers = _run_example(args, progress)
-            params = {"size": args.size or "small", "seed": args.seed}
+            params = {"size": args.size or "default", "seed": args.seed}
     except UsageError as exc:
         print(f"ltdl: error: {exc}", file=sys.stderr)
         return 2
@@ -412,5 +416,33 @@ def _run_example(args, progress: bool) -> dict:
         for i, f in enumerate(numbers.pop(attr, []) or []):
             if hasattr(f, "savefig"):
                 figs.append(_savefig(f, args.out, f"{args.name}_{i}.png"))
+    figs += _example_figures(numbers, args)
     numbers["figures"] = figs
     return numbers
+
+
+def _example_figures(numbers: dict, args) -> list[str]:
+    """Trajectories and the curves of the authors' plot types, when the example returns them."""
+    import matplotlib.pyplot as plt
+
+    from . import plots
+
+    plots.use_style()
+    out = []
+    traj = numbers.get("trajectory")
+    shape = getattr(traj, "shape", None)
+    if traj is not None and (shape is not None and len(shape) == 3 and shape[-1] == 2):
+        fig, ax = plt.subplots(figsize=(4, 4))
+        plots.trajectories_2d(ax, traj, numbers.get("train_classes"))
+        ax.set_title(f"{args.name}: trajectories")
+        out.append(_savefig(fig, args.out, f"{args.name}_trajectories.png"))
+    t = numbers.get("times")
+    curves = {k: numbers[k] for k in ("risk_curve", "state_norms", "target_distance") if k in numbers}
+    if t is not None and curves:
+        fig, ax = plt.subplots()
+        for k, v in curves.items():
+            ax.semilogy(plots._np(t), [max(float(x), 1e-300) for x in plots._np(v)], label=k)
+        ax.set_xlabel("$t$ (layers)")
+        ax.legend()
+        out.append(_savefig(fig, args.out, f"{args.name}_curves.png"))
+    return out

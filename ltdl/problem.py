@@ -68,7 +68,8 @@ class Problem:
         _checks.nonnegative("tracking_weight", tracking_weight)
         _checks.nonnegative("final_weight", final_weight)
         _checks.choice("penalty", penalty, ("l2", "h1"))
-        P = OutputMap.identity(d, dtype=x.dtype) if P is None else P
+        # Identity on R^d, on the data's device (OutputMap.identity builds it on the CPU).
+        P = OutputMap(torch.eye(d, dtype=x.dtype, device=x.device)) if P is None else P
         if P.A.shape[1] != d:
             raise ValueError(f"P must map R^{d} (A of shape (m, {d})), got A of shape {tuple(P.A.shape)}")
         if loss.name not in ("cross_entropy",) and y.shape[-1] != P.m:

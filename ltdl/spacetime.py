@@ -33,6 +33,7 @@ two midpoint grids: a ResNet whose width changes with depth and whose skip conne
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Sequence
 
 import torch
@@ -216,16 +217,16 @@ class SpaceTimeField(Field):
 # --------------------------------------------------------------------------- width schedules
 def check_widths(widths, K: int | None = None) -> list[int]:
     """``widths`` must be a sequence of K+1 integers >= 1; returns it as a list."""
-    if isinstance(widths, Tensor):
+    if isinstance(widths, Tensor) or hasattr(widths, "tolist"):  # torch or numpy arrays
         widths = widths.tolist()
     if isinstance(widths, (str, bytes)) or not isinstance(widths, Sequence) or len(widths) < 2:
         raise ValueError(f"widths must be a sequence of K+1 >= 2 integers (n_0, ..., n_K), got {widths!r}")
     for k, n in enumerate(widths):
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
             raise ValueError(f"widths must contain integers >= 1, got widths[{k}] = {n!r}")
     if K is not None and len(widths) != K + 1:
         raise ValueError(f"widths must have K+1 = {K + 1} entries (one per state x^0..x^K), got {len(widths)}")
-    return list(widths)
+    return [int(n) for n in widths]
 
 
 def width_schedule(preset: str, K: int, n_max: int) -> list[int]:
@@ -241,20 +242,31 @@ def width_schedule(preset: str, K: int, n_max: int) -> list[int]:
 
 
 # --------------------------------------------------------------------------- moving-grid flow
-def resnet_weights(field: SpaceTimeField, u: Controls, widths) -> list[dict[str, Tensor]]:
-    """The variable-width ResNet of the controls ``u`` (``(*batch, K, ...)``) on the grids
-    ``widths`` = (n_0, …, n_K): for each layer k a dict with ``W`` ``(*batch, n_{k+1}, n_k)``,
-    ``b`` ``(*batch, n_{k+1})`` and the skip ``I`` ``(n_{k+1}, n_k)``."""
+def _layer_controls(u: Controls, k: int) -> Controls:
+    c, a = u["w"], u["b"]
+    return {"w": c.select(c.ndim - 3, k), "b": a.select(a.ndim - 2, k)}
+
+
+def _check_flow_args(field, u: Controls, widths) -> tuple[int, list[int]]:
     if not isinstance(field, SpaceTimeField):
         raise ValueError(f"field must be a SpaceTimeField, got {type(field).__name__}")
     K = num_layers(u, field, 1)
-    widths = check_widths(widths, K)
-    c, a = u["w"], u["b"]
+    return K, check_widths(widths, K)
+
+
+def resnet_weights(field: SpaceTimeField, u: Controls, widths) -> list[dict[str, Tensor]]:
+    """The variable-width ResNet of the controls ``u`` (``(*batch, K, ...)``) on the grids
+    ``widths`` = (n_0, …, n_K): for each layer k a dict with ``W`` ``(*batch, n_{k+1}, n_k)``,
+    ``b`` ``(*batch, n_{k+1})`` and the skip ``I`` ``(n_{k+1}, n_k)``.
+
+    Holds every layer's weights at once (memory Σ_k n_{k+1} n_k); :func:`moving_grid_flow`
+    builds them one layer at a time instead.
+    """
+    K, widths = _check_flow_args(field, u, widths)
     layers = []
     for k in range(K):
-        uk = {"w": c.select(c.ndim - 3, k), "b": a.select(a.ndim - 2, k)}
-        W, b = field.weights(uk, widths[k + 1], widths[k])
-        I = interpolation_matrix(widths[k], widths[k + 1], dtype=c.dtype, device=c.device)
+        W, b = field.weights(_layer_controls(u, k), widths[k + 1], widths[k])
+        I = interpolation_matrix(widths[k], widths[k + 1], dtype=W.dtype, device=W.device)
         layers.append({"W": W, "b": b, "I": I})
     return layers
 
@@ -270,23 +282,32 @@ def moving_grid_flow(field: SpaceTimeField, x0: Tensor, u: Controls, T, widths) 
         widths: n_0, …, n_K (K+1 integers >= 1).
 
     Returns:
-        The K+1 states x^0, …, x^K, a list of tensors ``(*batch, N, n_k)``. With constant widths
-        this equals :func:`ltdl.flow` of the same field (I_k is then the identity).
+        The K+1 states x^0, …, x^K, a list of tensors ``(*batch, N, n_k)``. The weights are
+        those of :func:`resnet_weights`; where n_{k+1} = n_k the skip I_k = identity is applied
+        as such, so constant widths reproduce :func:`ltdl.flow` of the same field.
     """
     _checks.positive("T", T)
     _checks.tensor("x0", x0, min_ndim=2)
-    layers = resnet_weights(field, u, widths)
-    widths = check_widths(widths)
+    K, widths = _check_flow_args(field, u, widths)
     if x0.shape[-1] != widths[0]:
         raise ValueError(f"x0 must live on the first grid (last dimension n_0={widths[0]}), got shape {tuple(x0.shape)}")
     for name, t in u.items():
         if t.dtype != x0.dtype:
             raise ValueError(f"u[{name!r}] must have the dtype of x0 ({x0.dtype}), got {t.dtype}")
-    dt = T / len(layers)
+    dt = T / K
+    skips: dict[tuple[int, int], Tensor] = {}
     states = [x0]
     x = x0
-    for L in layers:
-        x = x @ L["I"].transpose(0, 1) + dt * (field.sigma(x) @ L["W"].transpose(-1, -2) + L["b"].unsqueeze(-2))
+    for k in range(K):
+        n_in, n_out = widths[k], widths[k + 1]
+        W, b = field.weights(_layer_controls(u, k), n_out, n_in)
+        if n_in == n_out:
+            skip = x
+        else:
+            if (n_in, n_out) not in skips:
+                skips[n_in, n_out] = interpolation_matrix(n_in, n_out, dtype=x.dtype, device=x.device)
+            skip = x @ skips[n_in, n_out].transpose(0, 1)
+        x = skip + dt * (field.sigma(x) @ W.transpose(-1, -2) + b.unsqueeze(-2))
         states.append(x)
     return states
 

@@ -1,0 +1,138 @@
+"""The registry of the authors' examples (ltdl/examples.py): settings, targets, runner, errors."""
+import dataclasses
+import json
+import math
+
+import pytest
+import torch
+
+import ltdl
+from ltdl import examples as ex
+
+torch.set_default_dtype(torch.float64)
+TINY = {"reduced": 3, "full": 3}  # iterations for smoke runs
+
+
+def test_registry_keys_aliases_and_summaries():
+    assert set(ltdl.EXAMPLES) == {"ex41", "ex42", "ex43", "exA1"}
+    for alias, key in (("4.1", "ex41"), ("4.2", "ex42"), ("4.3", "ex43"), ("A.1", "exA1")):
+        assert ltdl.get_example(alias) is ltdl.EXAMPLES[key]
+    for key, spec in ltdl.EXAMPLES.items():
+        assert spec.name == key and spec.summary.startswith(spec.label)
+        assert set(spec.settings("full")) == set(spec.settings("reduced"))
+
+
+def test_full_size_uses_the_authors_counts_and_reduced_size_fits_the_budget():
+    full = {k: sum(s.counts["full"]) for k, s in ltdl.EXAMPLES.items()}
+    assert full == {"ex41": 3000, "ex42": 3500, "ex43": 3000, "exA1": 3000}
+    assert all(sum(s.counts["reduced"]) <= 600 for s in ltdl.EXAMPLES.values())
+    assert ltdl.EXAMPLES["ex42"].counts["full"] == (500, 2000, 1000)
+
+
+def test_tracking_targets_lie_exactly_in_the_zero_set_of_the_final_loss():
+    for spec in ltdl.EXAMPLES.values():
+        xb = spec.targets()
+        if xb is None:
+            continue
+        out = torch.tanh(spec.output_map()(xb))[:, 0]
+        c = spec.label_scale
+        assert torch.allclose(out, torch.tensor([-c, c]), atol=1e-14, rtol=0)
+        assert torch.allclose(xb[:, 1], torch.tensor(ex.AUTHORS_TARGET_X2[::-1]), atol=0, rtol=0)
+    # the consistent targets also move when the authors' bias is kept
+    biased = dataclasses.replace(ltdl.EXAMPLES["ex41"], P_bias=(ex.AUTHORS_BIAS,))
+    out = torch.tanh(biased.output_map()(biased.targets()))[:, 0]
+    assert torch.allclose(out, torch.tensor([-0.99, 0.99]), atol=1e-14, rtol=0)
+
+
+def test_the_authors_class_minus_one_target_misses_the_zero_set():
+    a, b = torch.tensor(ex.AUTHORS_A), ex.AUTHORS_BIAS
+    x_minus = torch.tensor([-6 / 0.8156, ex.AUTHORS_TARGET_X2[1]])
+    assert math.isclose(math.tanh(float(a @ x_minus) + b), -0.7989, abs_tol=1e-3)
+    assert math.tanh(float(a @ x_minus)) < -0.9999
+
+
+def test_states_at_is_the_euler_polygon():
+    field = ltdl.make_field("outer", activation="tanh")
+    gen = torch.Generator().manual_seed(0)
+    x0 = torch.randn(5, 2, generator=gen)
+    u = {"w": torch.randn(4, 2, 2, generator=gen), "b": torch.randn(4, 2, generator=gen)}
+    T = 3.0
+    traj = ltdl.flow(field, x0, u, T)
+    nodes = ltdl.states_at(traj, T, [0.0, 0.75, 3.0])
+    assert torch.equal(nodes[0], traj[0]) and torch.allclose(nodes[1], traj[1]) and torch.equal(nodes[2], traj[4])
+    dt = T / 4
+    mid = ltdl.states_at(traj, T, [1.5 * dt])[0]
+    uk = {"w": u["w"][1], "b": u["b"][1]}
+    assert torch.allclose(mid, traj[1] + 0.5 * dt * field(traj[1], uk), atol=1e-14)
+    with pytest.raises(ValueError, match="times"):
+        ltdl.states_at(traj, T, [3.5])
+    with pytest.raises(ValueError, match="T"):
+        ltdl.states_at(traj, -1.0, [0.0])
+
+
+@pytest.mark.parametrize("name", ["ex41", "ex42", "ex43", "exA1"])
+def test_run_example_smoke_shapes_and_plain_numbers(name):
+    spec = ltdl.EXAMPLES[name]
+    r = ltdl.run_example(name, seed=1, iters=TINY)
+    n = sum(spec.counts["reduced"])
+    assert r["n_train"] + r["n_test"] == n and r["n_train"] == round(0.8 * n)
+    assert r["trajectory"].shape == (spec.K + 1, r["n_train"], 2)
+    assert r["test_trajectory"].shape == (spec.K + 1, r["n_test"], 2)
+    for key in ("train_accuracy", "test_accuracy", "final_risk", "test_risk", "objective",
+                "late_motion", "late_fraction"):
+        assert isinstance(r[key], float) and math.isfinite(r[key]), key
+    for key in ("times", "risk_curve", "accuracy_curve", "state_norms", "output_norms", "displacement"):
+        assert len(r[key]) == spec.K + 1, key
+    assert len(r["control_norms"]) == spec.K
+    assert (r["target_distance"] is None) == (spec.target_x2 is None)
+    assert r["accuracy_curve"][-1] == r["train_accuracy"]
+    assert math.isclose(r["risk_curve"][-1], r["final_risk"], rel_tol=1e-12)
+    assert ex.result_spec(r) == dataclasses.replace(spec, iters=TINY)
+    # the CLI writes results as JSON after tolist()
+    def plain(o):
+        if isinstance(o, dict):
+            return {k: plain(v) for k, v in o.items()}
+        if isinstance(o, (list, tuple)):
+            return [plain(v) for v in o]
+        return o.tolist() if hasattr(o, "tolist") else o
+    json.dumps(plain(r))
+
+
+def test_run_example_is_deterministic_and_decision_function_matches_classes():
+    r1 = ltdl.run_example("4.2", seed=0, iters=TINY)
+    r2 = ltdl.run_example("ex42", seed=0, iters=TINY)
+    assert torch.equal(r1["trajectory"], r2["trajectory"]) and r1["objective"] == r2["objective"]
+    pred = ltdl.decision_function(r1)(r1["train_x"])
+    assert torch.equal(pred.long(), ex.classify(ex.result_spec(r1), r1["trajectory"][-1]))
+    r3 = ltdl.run_example("ex41", seed=0, iters=TINY)
+    score = ltdl.decision_function(r3)(r3["test_x"])
+    assert torch.equal((score > 0).long(), ex.classify(ex.result_spec(r3), r3["test_trajectory"][-1]))
+
+
+def test_size_alias_and_full_size_path():
+    r = ltdl.run_example("ex43", size="small", iters=TINY)
+    assert r["size"] == "reduced"
+    r = ltdl.run_example("ex43", size="full", iters={"reduced": 1, "full": 1})
+    assert r["n_train"] == 2400 and r["n_test"] == 600
+
+
+def test_bad_inputs_raise_value_errors_naming_the_argument():
+    with pytest.raises(ValueError, match="name"):
+        ltdl.run_example("ex99")
+    with pytest.raises(ValueError, match="size"):
+        ltdl.run_example("ex41", size="huge")
+    with pytest.raises(ValueError, match="seed"):
+        ltdl.run_example("ex41", seed=-1)
+    with pytest.raises(ValueError, match="overrides"):
+        ltdl.run_example("ex41", depth=3)
+    spec = ltdl.EXAMPLES["ex41"]
+    with pytest.raises(ValueError, match="label_scale"):
+        dataclasses.replace(spec, label_scale=1.0)
+    with pytest.raises(ValueError, match="target_x2"):
+        dataclasses.replace(spec, tracking_weight=0.0)
+    with pytest.raises(ValueError, match="counts"):
+        dataclasses.replace(spec, counts={"reduced": (10, 20)})
+    with pytest.raises(ValueError, match="size"):
+        spec.settings("medium")
+    with pytest.raises(ValueError, match="result"):
+        ex.result_spec({"trajectory": None})

@@ -1,0 +1,111 @@
+"""Sweeps in T, λ and ε = λ/T: warm-started chains, batched sweeps, R1 invariance."""
+import numpy as np
+import pytest
+import torch
+
+import ltdl
+
+X0 = torch.tensor([[0.3, -1.2]], dtype=torch.float64)
+Y0 = torch.tensor([[1.5, 0.4]], dtype=torch.float64)
+
+
+def test_chain_reproduces_bias_oracle():
+    Ts = [0.5, 2.0, 8.0, 64.0]
+    sw = ltdl.sweep(ltdl.Bias(), X0, Y0, T=Ts, lam=0.7, K=5)
+    for i, T in enumerate(Ts):
+        ref = ltdl.bias_erm(X0[0], Y0[0], T=T, lam=0.7)
+        assert sw.E[i] == pytest.approx(ref["E"], rel=1e-8)
+        assert sw.J[i] == pytest.approx(ref["J"], rel=1e-10)
+        torch.testing.assert_close(sw.v(i)["b"], ref["v"].expand(5, 2), rtol=1e-8, atol=1e-10)
+
+
+def test_batch_mode_matches_oracle_and_chain():
+    Ts = [1.0, 4.0, 16.0]
+    batch = ltdl.sweep(ltdl.Bias(), X0, Y0, T=Ts, lam=1.0, K=3, mode="batch")
+    chain = ltdl.sweep(ltdl.Bias(), X0, Y0, T=Ts, lam=1.0, K=3)
+    ref = np.array([ltdl.bias_erm(X0[0], Y0[0], T=T, lam=1.0)["E"] for T in Ts])
+    # One L-BFGS run on the summed objective stops on the sum's tolerance: less accurate per problem.
+    np.testing.assert_allclose(batch.E, ref, rtol=1e-6)
+    np.testing.assert_allclose(chain.E, ref, rtol=1e-8)
+    assert batch.mode == "batch" and len(batch) == 3
+
+
+def test_warm_start_keeps_the_rescaled_control():
+    f = ltdl.make_field("outer")
+    u = ltdl.init_controls(f, 2, 4, kind="normal", seed=3, scale=1.0)
+    w = ltdl.warm_start(u, 2.0, 8.0)
+    for n in u:
+        torch.testing.assert_close(8.0 * w[n], 2.0 * u[n], rtol=1e-15, atol=0)
+
+
+def test_T_sweep_and_lambda_sweep_coincide_in_eps():
+    """R1 at fixed K: (T, λ=1) and (T=1, λ=1/T) are the same problem; Newton-polished optima agree."""
+    ds = ltdl.four_point_rotation()
+    f = ltdl.make_field("outer", activation="tanh")
+    K = 4
+    u0 = ltdl.init_controls(f, 2, K, kind="normal", scale=0.01, seed=0)
+    Ts = [1.0, 4.0, 16.0, 64.0]
+    a = ltdl.sweep(f, ds.x, ds.y, T=Ts, lam=1.0, K=K, u0=u0, newton_steps=2)
+    b = ltdl.sweep(f, ds.x, ds.y, T=1.0, lam=[1 / T for T in Ts], K=K, u0=u0, newton_steps=2)
+    np.testing.assert_allclose(a.eps, b.eps, rtol=1e-15)
+    np.testing.assert_allclose(a.E, b.E, rtol=1e-9)
+    for i in range(len(Ts)):
+        assert ltdl.l2_distance(a.v(i), b.v(i), f, 2, 1.0) < 1e-9
+    assert np.all(a.grad < 1e-12) and np.all(b.grad < 1e-12)
+
+
+def test_tikhonov_monotonicity_on_a_chain():
+    ds = ltdl.four_point_rotation()
+    f = ltdl.make_field("outer", activation="tanh")
+    u0 = ltdl.init_controls(f, 2, 4, kind="normal", scale=0.01, seed=0)
+    sw = ltdl.sweep(f, ds.x, ds.y, T=ltdl.doubling(1, 256), lam=1.0, K=4, u0=u0)
+    assert np.all(np.diff(sw.v_norm_sq) > -1e-9)  # ‖v_T‖² non-decreasing in T
+    assert np.all(np.diff(sw.E) < 1e-12)  # E_T non-increasing
+    TE = sw.T * sw.E
+    assert TE.max() < 10 and TE[-1] < TE.max()  # bounded, eventually decreasing
+    diffs = sw.cauchy_differences()
+    assert diffs.shape == (len(sw) - 1,)
+    assert diffs[-1] == pytest.approx(sw.distance(len(sw) - 1, len(sw) - 2))
+    assert sw.v_stacked()["w"].shape == (len(sw), 4, 2, 2)
+    assert sw.v_profile(0).shape == (4,)
+
+
+def test_doubling():
+    assert ltdl.doubling(1, 8) == [1.0, 2.0, 4.0, 8.0]
+    assert ltdl.doubling(3, 20) == [3.0, 6.0, 12.0]
+    with pytest.raises(ValueError, match="stop"):
+        ltdl.doubling(4, 2)
+
+
+def test_newton_polish_on_a_quadratic():
+    A = torch.tensor([[3.0, 1.0], [1.0, 2.0]])
+    rhs = torch.tensor([1.0, -1.0])
+    u = {"z": torch.zeros(2)}
+    out = ltdl.newton_polish(lambda w: 0.5 * w["z"] @ A @ w["z"] - rhs @ w["z"], u, 2)
+    torch.testing.assert_close(out["z"], torch.linalg.solve(A, rhs))
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(T=[1.0, 2.0], lam=[1.0, 2.0, 3.0]), "T and lam"),
+    (dict(T=[1.0, -2.0], lam=1.0), "T must"),
+    (dict(T=1.0, lam=-1.0), "lam must"),
+    (dict(T=1.0, lam=1.0, mode="parallel"), "mode"),
+    (dict(T=1.0, lam=1.0, K=0), "K must"),
+    (dict(T=1.0, lam=1.0, mode="batch", newton_steps=1), "newton_steps"),
+    (dict(T=[], lam=1.0), "T must"),
+])
+def test_bad_arguments(kwargs, match):
+    kwargs = {"K": 3, **kwargs}
+    with pytest.raises(ValueError, match=match):
+        ltdl.sweep(ltdl.Bias(), X0, Y0, **kwargs)
+
+
+def test_bad_u0_and_trainable_P():
+    f = ltdl.Bias()
+    with pytest.raises(ValueError, match="u0"):
+        ltdl.sweep(f, X0, Y0, T=1.0, lam=1.0, K=3, u0={"b": torch.zeros(4, 2)})
+    P = ltdl.OutputMap(torch.eye(2), trainable=True)
+    with pytest.raises(ValueError, match="P must be fixed"):
+        ltdl.sweep(f, X0, Y0, T=1.0, lam=1.0, K=3, P=P)
+    with pytest.raises(ValueError, match="T_to"):
+        ltdl.warm_start({"b": torch.zeros(3, 2)}, 1.0, 0.0)

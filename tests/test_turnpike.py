@@ -1,0 +1,134 @@
+"""Tests of ltdl.turnpike: Newton training, linearised rates, depth, two-sided fits, discrete oracle."""
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import ltdl
+
+torch.set_default_dtype(torch.float64)
+
+
+def _tracking_problem(T=4.0, K=8, angle=45.0, penalty="l2"):
+    data = ltdl.four_point_rotation()
+    field = ltdl.make_field("outer", activation="tanh")
+    xb = data.x @ ltdl.rotation(angle).T
+    prob = ltdl.Problem(field, data.x, data.y, T=T, K=K, lam=0.1, x_bar=xb, tracking_weight=1.0,
+                        final_weight=10.0, penalty=penalty)
+    return prob, field, xb
+
+
+def test_train_newton_reaches_a_certified_minimum_and_beats_lbfgs():
+    prob, _, _ = _tracking_problem()
+    u0 = prob.init_controls(kind="normal", scale=0.01, seed=0)
+    res, cert = ltdl.train_newton(prob, u0)
+    assert cert.grad_max < 1e-10 and cert.min_eig > 0 and cert.newton_steps >= 1
+    ref = ltdl.train(prob, u0, max_iter=300)
+    assert float(res.value) <= float(ref.value) + 1e-12
+    assert float(res.value) == pytest.approx(float(prob.objective(res.controls)), rel=1e-14)
+
+
+def test_train_newton_is_exact_on_the_erm_oracle():
+    x0, y = torch.tensor([[0.3, -1.0]]), torch.tensor([[1.0, 2.0]])
+    prob = ltdl.Problem(ltdl.Bias(), x0, y, T=3.0, K=7, lam=0.5)
+    res, cert = ltdl.train_newton(prob, lbfgs_iter=0)
+    exact = ltdl.bias_erm(x0[0], y[0], T=3.0, lam=0.5)
+    assert torch.allclose(res.controls["b"], exact["b"].expand(7, 2), atol=1e-13)
+    assert cert.newton_steps == 1  # a quadratic problem: one Newton step
+
+
+def test_train_newton_rejects_batches_and_bad_options():
+    data = ltdl.four_point_rotation()
+    field = ltdl.make_field("outer")
+    batch = ltdl.Problem(field, data.x, data.y, T=torch.tensor([1.0, 2.0]), K=4, lam=0.1)
+    with pytest.raises(ValueError, match="problem"):
+        ltdl.train_newton(batch)
+    prob, _, _ = _tracking_problem()
+    with pytest.raises(ValueError, match="lbfgs_iter"):
+        ltdl.train_newton(prob, lbfgs_iter=-1)
+    with pytest.raises(ValueError, match="tol_grad"):
+        ltdl.train_newton(prob, tol_grad=0.0)
+
+
+def test_linearised_rate_closed_form_and_discrete_formula():
+    field = ltdl.make_field("outer", activation="tanh")
+    xb = ltdl.four_point_rotation().x @ ltdl.rotation(45.0).T
+    # B^T B has eigenvalues 4 tanh(1/sqrt 2)^2 (w-block) and N = 4 (b-block); the smaller one sets mu.
+    s2 = 4 * math.tanh(1 / math.sqrt(2)) ** 2
+    mu = math.sqrt(s2 * 1.0 / (4 * 0.1))
+    assert ltdl.linearised_rate(field, xb, weight=1.0, lam=0.1) == pytest.approx(mu, rel=1e-12)
+    dt = 0.5
+    mu_dt = ltdl.linearised_rate(field, xb, weight=1.0, lam=0.1, dt=dt)
+    rho = math.exp(-mu_dt * dt)  # root of rho + 1/rho = 2 + (mu dt)^2
+    assert rho + 1 / rho == pytest.approx(2 + (mu * dt) ** 2, rel=1e-12)
+    assert ltdl.linearised_rate(field, xb, weight=4.0, lam=0.1) == pytest.approx(2 * mu, rel=1e-12)
+
+
+def test_linearised_rate_matches_a_solved_tracking_problem():
+    prob, field, xb = _tracking_problem(T=16.0, K=32)
+    u0 = prob.init_controls(kind="normal", scale=0.01, seed=0)
+    u0["w"].zero_()
+    res, _ = ltdl.train_newton(prob, u0)
+    dist = ((res.trajectory - xb) ** 2).sum(-1).mean(-1).sqrt()
+    t = np.arange(33) * 0.5
+    # in the middle arc the local rate is the discrete linearised rate (up to ~1 % from the final arc at T = 16)
+    local = -np.log(float(dist[14]) / float(dist[12])) / 1.0
+    assert local == pytest.approx(ltdl.linearised_rate(field, xb, weight=1.0, lam=0.1, dt=0.5), rel=0.015)
+    assert ltdl.turnpike_rate(t, dist, T=16.0) == pytest.approx(local, rel=0.05)
+
+
+def test_linearised_rate_errors():
+    field = ltdl.make_field("inner", activation="sigmoid")  # f(x, 0) = 1/2: no steady state
+    xb = torch.zeros(3, 2)
+    with pytest.raises(ValueError, match="field"):
+        ltdl.linearised_rate(field, xb, weight=1.0, lam=0.1)
+    with pytest.raises(ValueError, match="lam"):
+        ltdl.linearised_rate(ltdl.make_field("outer"), xb, weight=1.0, lam=0.0)
+    with pytest.raises(ValueError, match="dt"):
+        ltdl.linearised_rate(ltdl.make_field("outer"), xb + 1, weight=1.0, lam=0.1, dt=-1.0)
+
+
+def test_turnpike_rate_recovers_synthetic_two_sided_curves():
+    t = np.linspace(0, 20, 81)
+    y = 0.7 * np.exp(-1.3 * t) + 0.2 * np.exp(-1.3 * (20 - t))
+    assert ltdl.turnpike_rate(t, y, T=20.0) == pytest.approx(1.3, rel=1e-6)
+    assert ltdl.turnpike_rate(t, 0.7 * np.exp(-1.3 * t), T=20.0, floor=1e-12) == pytest.approx(1.3, rel=1e-6)
+    with pytest.raises(ValueError, match="margin"):
+        ltdl.turnpike_rate(t[:5], y[:5], T=1.0, margin=0.5)
+
+
+def test_first_time_below():
+    t = np.arange(6) * 0.5
+    y = np.array([1.0, 0.1, 0.01, 0.05, 0.001, 1.0])
+    assert ltdl.first_time_below(t, y, 0.02) == 1.0
+    assert ltdl.first_time_below(t, y, 1e-6) == math.inf
+    with pytest.raises(ValueError, match="eps"):
+        ltdl.first_time_below(t, y, 0.0)
+    with pytest.raises(ValueError, match="same length"):
+        ltdl.first_time_below(t[:3], y, 0.1)
+
+
+def test_discrete_oracle_is_the_minimiser_and_converges_at_second_order():
+    e0, T, beta, lam = torch.tensor([1.0, -0.5]), 4.0, 1.0, 0.1
+    K = 12
+    ex = ltdl.bias_integral_discrete(e0, T=T, K=K, beta=beta, lam=lam)
+    prob = ltdl.Problem(ltdl.Bias(), torch.zeros(1, 2), -e0[None], T=T, K=K, lam=lam, beta=beta)
+    assert float(prob.objective({"b": ex["b"]})) == pytest.approx(ex["J"], rel=1e-13)
+    res, _ = ltdl.train_newton(prob, lbfgs_iter=0)
+    assert torch.allclose(res.controls["b"], ex["b"], atol=1e-12)
+    assert torch.allclose(res.trajectory[:, 0] + e0 * 0 - (-e0), ex["e"], atol=1e-12)
+    errs = []
+    for K in (100, 200, 400):
+        ex = ltdl.bias_integral_discrete(e0, T=T, K=K, beta=beta, lam=lam)
+        cont = ltdl.bias_integral(e0, torch.linspace(0, T, K + 1), T=T, beta=beta, lam=lam)
+        errs.append(float((ex["e"] - cont["e"]).abs().max()))
+    assert errs[0] / errs[1] == pytest.approx(4.0, rel=0.03)
+    assert errs[1] / errs[2] == pytest.approx(4.0, rel=0.03)
+
+
+def test_discrete_oracle_errors():
+    with pytest.raises(ValueError, match="K"):
+        ltdl.bias_integral_discrete(torch.ones(2), T=1.0, K=0, beta=1.0, lam=1.0)
+    with pytest.raises(ValueError, match="beta"):
+        ltdl.bias_integral_discrete(torch.ones(2), T=1.0, K=4, beta=0.0, lam=1.0)
