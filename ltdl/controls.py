@@ -85,6 +85,18 @@ def scale_controls(u: Controls, factor) -> Controls:
     return {n: t * factor for n, t in u.items()}
 
 
+def flatten(u: Controls):
+    """The controls as one vector z (detached) and the map z ↦ controls (for Newton solvers)."""
+    names = list(u)
+    shapes = [tuple(u[n].shape) for n in names]
+    sizes = [u[n].numel() for n in names]
+
+    def unflat(z: Tensor) -> Controls:
+        return dict(zip(names, (c.reshape(s) for c, s in zip(torch.split(z, sizes), shapes))))
+
+    return torch.cat([u[n].detach().reshape(-1) for n in names]), unflat
+
+
 def detach(u: Controls) -> Controls:
     """A detached copy of the controls."""
     return {n: t.detach().clone() for n, t in u.items()}

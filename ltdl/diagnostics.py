@@ -78,15 +78,24 @@ def _as_positive_array(name: str, values) -> np.ndarray:
     return a
 
 
+def _same_length(x: np.ndarray, y: np.ndarray) -> None:
+    if x.size != y.size:
+        raise ValueError(f"y must have as many values as x ({x.size}), got {y.size}")
+
+
 def loglog_slope(x, y) -> Fit:
     """Fit log y = slope · log x + c (e.g. the order of E_T in T)."""
-    return _line_fit(np.log(_as_positive_array("x", x)), np.log(_as_positive_array("y", y)))
+    x, y = _as_positive_array("x", x), _as_positive_array("y", y)
+    _same_length(x, y)
+    return _line_fit(np.log(x), np.log(y))
 
 
 def exp_rate(t, y) -> Fit:
     """Fit log y = −μ t + c; the returned ``slope`` is −μ (use :func:`decay_rate` for μ)."""
     t = np.asarray(torch.as_tensor(t).detach().cpu(), dtype=float).ravel()
-    return _line_fit(t, np.log(_as_positive_array("y", y)))
+    y = _as_positive_array("y", y)
+    _same_length(t, y)
+    return _line_fit(t, np.log(y))
 
 
 def decay_rate(t, y) -> float:

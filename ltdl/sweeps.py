@@ -25,7 +25,7 @@ import torch
 from torch import Tensor
 
 from . import _checks
-from .controls import detach, num_layers, scale_controls, squared_norms
+from .controls import detach, flatten, num_layers, scale_controls, squared_norms
 from .costs import Loss, OutputMap
 from .fields import Controls, Field
 from .problem import Problem
@@ -252,17 +252,11 @@ def newton_polish(objective, u: Controls, steps: int) -> Controls:
     problems (a few hundred unknowns) near a strict local minimum.
     """
     _checks.integer("steps", steps, minimum=0)
-    names = list(u)
-    shapes = [u[n].shape for n in names]
-    sizes = [u[n].numel() for n in names]
-
-    def unflat(z: Tensor) -> Controls:
-        return dict(zip(names, (c.reshape(s) for c, s in zip(torch.split(z, sizes), shapes))))
+    z, unflat = flatten(u)
 
     def J(z: Tensor) -> Tensor:
         return objective(unflat(z))
 
-    z = torch.cat([u[n].detach().reshape(-1) for n in names])
     g = torch.autograd.functional.jacobian(J, z)
     for _ in range(steps):
         H = torch.autograd.functional.hessian(J, z, vectorize=True)

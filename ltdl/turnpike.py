@@ -23,7 +23,7 @@ import torch
 from torch import Tensor
 
 from . import _checks
-from .controls import detach
+from .controls import detach, flatten
 from .fields import Controls, Field
 from .flows import check_states
 from .problem import Problem
@@ -45,18 +45,6 @@ class Certificate:
     min_eig: float
     lbfgs_iter: int
     newton_steps: int
-
-
-def _flat(problem: Problem, u: Controls):
-    names = list(problem.field.shapes(problem.d))
-    shapes = [tuple(u[n].shape) for n in names]
-    sizes = [u[n].numel() for n in names]
-
-    def unflat(z: Tensor) -> Controls:
-        return dict(zip(names, (c.reshape(s) for c, s in zip(torch.split(z, sizes), shapes))))
-
-    z = torch.cat([u[n].detach().reshape(-1) for n in names])
-    return z, unflat
 
 
 def train_newton(
@@ -95,7 +83,7 @@ def train_newton(
     if lbfgs_iter > 0:
         res = train(problem, u, max_iter=lbfgs_iter)
         u, n_lbfgs = res.controls, res.n_iter
-    z, unflat = _flat(problem, u)
+    z, unflat = flatten({n: u[n] for n in problem.field.shapes(problem.d)})
 
     def J(w: Tensor) -> Tensor:
         return problem.objective(unflat(w))

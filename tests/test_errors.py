@@ -49,6 +49,7 @@ CASES = {
     "max_iter": lambda: ltdl.train(_problem(), max_iter=0),
     "eps": lambda: ltdl.time_to_reach([0, 1], [1, 0.1], -1.0),
     "y  ": lambda: ltdl.loglog_slope([1, 2, 3], [1.0, -1.0, 2.0]),
+    "y   ": lambda: ltdl.loglog_slope([1, 2, 3], [1.0, 2.0]),
     "gamma": lambda: ltdl.OutputMap(torch.eye(2), gamma=1.0),
 }
 
