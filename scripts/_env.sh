@@ -14,4 +14,5 @@ if [ ! -f "$stamp" ]; then
   rm -f .venv/.ltdl-lock-* && touch "$stamp"
 fi
 export PATH="$ROOT/.venv/bin:$PATH"
-export PYTHONHASHSEED=0 OMP_NUM_THREADS=2 MPLBACKEND=Agg
+# No MPLBACKEND here: notebook kernels must keep the inline backend (stored figure outputs).
+export PYTHONHASHSEED=0 OMP_NUM_THREADS=2
