@@ -307,8 +307,14 @@ def render(info, cmp_rows, sweep_rows, floors, steps, repeats, quick, load_befor
     L.append(f"| OS | {info['os']} |")
     L.append(f"| benchmark run time | {seconds:.0f} s |")
     L.append("")
-    L.append("The machine was shared with other jobs while these numbers were taken: a load average above "
-             "the number of cores inflates every wall-clock time above, the reference's and ltdl's alike.\n")
+    loads = [float(v) for v in f"{load_before}, {load_after}".split(",") if v.strip() != "n/a"]
+    busy = any(v > info["cores"] for v in loads)
+    if busy:
+        L.append("The machine was shared with other jobs while these numbers were taken: a load average "
+                 "above the number of cores inflates every wall-clock time above, the reference's and "
+                 "ltdl's alike.\n")
+    else:
+        L.append("The load average stayed below the number of cores: the machine was otherwise quiet.\n")
     L.append("## GPU\n")
     if info["gpu"]:
         L.append(f"This run saw a CUDA device ({info['gpu']}); the tables above are CPU numbers.\n")
