@@ -4,11 +4,11 @@ Deep supervised learning as optimal control of dx/dt = f(x, u(t)) on [0, T]; a R
 Euler discretisation with K layers. Public API (everything else is private):
 """
 from .activations import ACTIVATIONS
-from .controls import detach, init_controls, num_layers, scale_controls, squared_norms
+from .controls import detach, init_controls, refine_controls, num_layers, scale_controls, squared_norms
 from .costs import Loss, OutputMap, control_penalty, risk, tracking_cost, trapezoid
 from .data import Dataset, concentric_spheres, four_point_rotation, rotation, tricolor, xor
 from .diagnostics import (Fit, decay_rate, exp_rate, l2_distance, l2_norm_sq, loglog_slope,
-                          rescaled_controls, sig, time_to_reach)
+                          relative_spread, rescaled_controls, sig, time_to_reach)
 from .fields import Bias, Bottleneck, Controls, Field, Inner, Outer, make_field
 from .flows import flow, odeint_flow
 from .oracles import bias_erm, bias_integral
@@ -22,7 +22,7 @@ __all__ = [
     "OutputMap", "Problem", "Result", "bias_erm", "bias_integral", "concentric_spheres",
     "control_penalty", "decay_rate", "detach", "exp_rate", "flow", "four_point_rotation",
     "init_controls", "l2_distance", "l2_norm_sq", "loglog_slope", "make_field", "num_layers",
-    "odeint_flow", "rescaled_controls", "risk", "rotation", "scale_controls", "sig", "squared_norms",
+    "odeint_flow", "refine_controls", "relative_spread", "rescaled_controls", "risk", "rotation", "scale_controls", "sig", "squared_norms",
     "time_to_reach", "tracking_cost", "train", "trapezoid", "tricolor", "xor",
 ]
 

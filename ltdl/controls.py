@@ -85,6 +85,17 @@ def scale_controls(u: Controls, factor) -> Controls:
     return {n: t * factor for n, t in u.items()}
 
 
+def refine_controls(u: Controls, factor: int, *, batch_ndim: int = 0) -> Controls:
+    """The same piecewise-constant control on ``factor`` times more layers (each u_k repeated).
+
+    The layer axis comes after ``batch_ndim`` leading batch dimensions. Used to recompute a
+    result with K doubled, or to warm-start a finer grid from a coarse solution.
+    """
+    _checks.integer("factor", factor)
+    _checks.integer("batch_ndim", batch_ndim, minimum=0)
+    return {n: t.repeat_interleave(factor, dim=batch_ndim) for n, t in u.items()}
+
+
 def flatten(u: Controls):
     """The controls as one vector z (detached) and the map z ↦ controls (for Newton solvers)."""
     names = list(u)

@@ -23,6 +23,12 @@ def sig(x, digits: int = 4) -> float:
     return round(x, digits - 1 - int(math.floor(math.log10(abs(x)))))
 
 
+def relative_spread(values) -> float:
+    """(max − min) / mean of positive values, e.g. fitted rates μ across horizons T."""
+    a = _as_positive_array("values", list(values))
+    return float((a.max() - a.min()) / a.mean())
+
+
 def rescaled_controls(u: Controls, T) -> Controls:
     """v_T(s) = T u_T(T s) on the unit-time grid s_k = (k + ½)/K: the tensors times T."""
     _checks.positive("T", T)
@@ -74,7 +80,7 @@ def _line_fit(x: np.ndarray, y: np.ndarray) -> Fit:
 def _as_positive_array(name: str, values) -> np.ndarray:
     a = np.asarray(torch.as_tensor(values).detach().cpu(), dtype=float).ravel()
     if not np.all(np.isfinite(a)) or np.any(a <= 0):
-        raise ValueError(f"{name} must be finite and > 0 for a logarithmic fit")
+        raise ValueError(f"{name} must be finite and > 0 (logarithms and ratios are taken)")
     return a
 
 

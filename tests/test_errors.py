@@ -50,6 +50,8 @@ CASES = {
     "eps": lambda: ltdl.time_to_reach([0, 1], [1, 0.1], -1.0),
     "y  ": lambda: ltdl.loglog_slope([1, 2, 3], [1.0, -1.0, 2.0]),
     "y   ": lambda: ltdl.loglog_slope([1, 2, 3], [1.0, 2.0]),
+    "factor": lambda: ltdl.refine_controls(U, 0),
+    "values": lambda: ltdl.relative_spread([1.0, -1.0]),
     "gamma": lambda: ltdl.OutputMap(torch.eye(2), gamma=1.0),
 }
 
