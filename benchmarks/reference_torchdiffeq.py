@@ -14,6 +14,7 @@ It computes *the same objective* as :class:`ltdl.Problem` with the ``outer`` fie
 steps from the same controls both implementations reach the same loss up to rounding. Only
 the outer field f(x, u) = W σ(x) + b is implemented: that is the benchmark's problem.
 """
+
 from __future__ import annotations
 
 import torch
@@ -48,9 +49,21 @@ class LayerLookupODE(nn.Module):
 class ReferenceModel(nn.Module):
     """Neural ODE + fixed output map P x = A x + c + loss; ``forward`` returns the objective."""
 
-    def __init__(self, d: int, K: int, T: float, A: torch.Tensor, c: torch.Tensor, *,
-                 beta: float, lam: float, final_weight: float = 1.0, method: str = "midpoint",
-                 loss: str = "tanh_mse", integrate_twice: bool = True) -> None:
+    def __init__(
+        self,
+        d: int,
+        K: int,
+        T: float,
+        A: torch.Tensor,
+        c: torch.Tensor,
+        *,
+        beta: float,
+        lam: float,
+        final_weight: float = 1.0,
+        method: str = "midpoint",
+        loss: str = "tanh_mse",
+        integrate_twice: bool = True,
+    ) -> None:
         super().__init__()
         self.ode = LayerLookupODE(d, K, T)
         self.register_buffer("A", A.clone())
@@ -78,16 +91,22 @@ class ReferenceModel(nn.Module):
         loss = self.final_weight * self.empirical_risk(xT, y)
         running = 0.0
         for k in range(ode.K):
-            running = running + 0.5 * ode.dt * (self.empirical_risk(traj[k], y)
-                                                + self.empirical_risk(traj[k + 1], y))
+            running = running + 0.5 * ode.dt * (self.empirical_risk(traj[k], y) + self.empirical_risk(traj[k + 1], y))
         loss = loss + self.beta * running
         # Weight decay written as the penalty λ ∫ ‖u‖² dt = λ Δt Σ_k ‖u_k‖².
         decay = sum((p**2).sum() for p in ode.parameters())
         return loss + self.lam * ode.dt * decay
 
 
-def train_reference(model: ReferenceModel, x0: torch.Tensor, y: torch.Tensor, *, steps: int,
-                    lr: float, step_times: list[float] | None = None) -> list[float]:
+def train_reference(
+    model: ReferenceModel,
+    x0: torch.Tensor,
+    y: torch.Tensor,
+    *,
+    steps: int,
+    lr: float,
+    step_times: list[float] | None = None,
+) -> list[float]:
     """Full-batch Adam on the objective; returns the loss before each step."""
     import time
 

@@ -1,4 +1,5 @@
 """``python -m ltdl`` and the ``ltdl`` console script (see :mod:`ltdl.cli`)."""
+
 from __future__ import annotations
 
 import sys

@@ -1,8 +1,9 @@
 """Scalar activations σ, applied componentwise, and their homogeneity.
 
 ``POSITIVELY_HOMOGENEOUS`` lists the σ with σ(αz) = α σ(z) for α > 0; it decides whether the
-``inner`` field is homogeneous in its controls (paper-notes §2.2).
+``inner`` field is homogeneous in its controls.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable

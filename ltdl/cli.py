@@ -1,21 +1,36 @@
 """Command-line interface: ``ltdl list`` and ``ltdl run NAME [options]``.
 
 Each experiment writes its figures (PNG) and ``results.json`` (its numbers and parameters)
-into ``--out``. Bad arguments print one clear line to stderr and exit with status 2.
+into ``--out``, next to ``manifest.json`` (settings, versions, the content hash of ``ltdl/``,
+start and end time, and ``status``: ``running``, then ``complete``, ``interrupted`` or
+``failed``). Files are written into a hidden staging folder and moved into ``--out`` only when
+the run completes, ``results.json`` last, each by an atomic rename: an interrupted run (Ctrl-C,
+SIGTERM) leaves its manifest marked ``interrupted`` and no result file, and a previous run's
+results are removed when a new run starts. Bad arguments, and an ``--out`` that cannot be
+written, print one clear line to stderr and exit with status 2 before any work; an interrupted
+run exits with status 130.
 
     ltdl list
     ltdl run erm-sweep --T 1,2,4,8,16,32 --lam 1 --K 10 --out out/erm
     ltdl run integral-turnpike --T 4,8 --lam 0.1 --beta 1 --out out/turnpike
 """
+
 from __future__ import annotations
 
 import argparse
+import contextlib
+import datetime as _dt
 import json
 import math
+import os
+import shutil
+import signal
 import sys
+import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, NoReturn, TextIO
 
 DATASETS = ("four-point", "spheres", "xor")
 FIELDS = ("outer", "inner", "bottleneck")
@@ -29,18 +44,18 @@ class UsageError(Exception):
 class Experiment:
     name: str
     summary: str
-    defaults: dict
-    run: Callable[[argparse.Namespace, bool], dict]
+    defaults: dict[str, Any]
+    run: Callable[[argparse.Namespace, bool], dict[str, Any]]
     fields: tuple[str, ...] = FIELDS
     datasets: tuple[str, ...] = DATASETS
-    extra: dict = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------------------------------------
 # Problem set-up shared by the experiments
 
 
-def _setup(args):
+def _setup(args: argparse.Namespace) -> tuple[Any, Any, Any, Any, Any]:
     import torch
 
     import ltdl
@@ -51,23 +66,25 @@ def _setup(args):
         data = ltdl.four_point_rotation()
         P = None
     else:
-        gen = ltdl.concentric_spheres if args.data == "spheres" else ltdl.xor
         n = args.n
-        data = gen(n // 3, n - n // 3, seed=args.seed) if args.data == "spheres" else gen(n, seed=args.seed)
-        # P is given, not trained (paper-notes §2.6 item 3): the first coordinate.
+        if args.data == "spheres":
+            data = ltdl.concentric_spheres(n // 3, n - n // 3, seed=args.seed)
+        else:
+            data = ltdl.xor(n, seed=args.seed)
+        # P is given, not trained: the first coordinate.
         P = ltdl.OutputMap(torch.tensor([[1.0, 0.0]]))
     hidden = args.hidden if args.field == "bottleneck" else None
     fld = ltdl.make_field(args.field, activation=args.activation, hidden=hidden)
     return ltdl, torch, data, P, fld
 
 
-def _bar(total: int, progress: bool, desc: str):
+def _bar(total: int, progress: bool, desc: str) -> Any:
     from tqdm.auto import tqdm
 
     return tqdm(total=total, disable=not progress, desc=desc, unit="run", file=sys.stderr)
 
 
-def _savefig(fig, out: Path, name: str) -> str:
+def _savefig(fig: Any, out: Path, name: str) -> str:
     path = out / name
     fig.savefig(path)
     import matplotlib.pyplot as plt
@@ -76,8 +93,8 @@ def _savefig(fig, out: Path, name: str) -> str:
     return path.name
 
 
-def _erm_sweep(args, progress: bool) -> dict:
-    """R2: T sweep of L2-regularised ERM at fixed K with warm starts (paper-notes §3, R2)."""
+def _erm_sweep(args: argparse.Namespace, progress: bool) -> dict[str, Any]:
+    """R2: T sweep of L2-regularised ERM at fixed K with warm starts."""
     ltdl, torch, data, P, fld = _setup(args)
     Ts = args.T
     rows = []
@@ -91,12 +108,13 @@ def _erm_sweep(args, progress: bool) -> dict:
             u = ltdl.scale_controls(u, Ts[i - 1] / T)
         res = ltdl.train(prob, u, max_iter=args.max_iter)
         u = res.controls
-        E = float(res.terms["E_T"])
+        E_T = float(res.terms["E_T"])
         v2 = float(ltdl.l2_norm_sq(u, fld, data.x.shape[1], T)) * T
-        rows.append({"T": T, "E_T": E, "T_E_T": T * E, "v_norm_sq": v2, "J": float(res.value),
-                     "n_iter": res.n_iter})
+        rows.append(
+            {"T": T, "E_T": E_T, "T_E_T": T * E_T, "v_norm_sq": v2, "J": float(res.value), "n_iter": res.n_iter}
+        )
         bar.update(1)
-        bar.set_postfix(T=T, E=f"{E:.2e}")
+        bar.set_postfix(T=T, E=f"{E_T:.2e}")
     bar.close()
     E = [r["E_T"] for r in rows]
     tail = min(4, len(Ts))
@@ -122,7 +140,7 @@ def _erm_sweep(args, progress: bool) -> dict:
     return {"rows": rows, "tail_slope": slope, "tail_points": tail, "figures": figs}
 
 
-def _integral_turnpike(args, progress: bool) -> dict:
+def _integral_turnpike(args: argparse.Namespace, progress: bool) -> dict[str, Any]:
     """R6: integral regulariser β∫E dt; exponential decay of E(t) and ‖u(t)‖ in t."""
     ltdl, torch, data, P, fld = _setup(args)
     loss = ltdl.Loss("lp", p=2.0, power=2.0)
@@ -139,8 +157,19 @@ def _integral_turnpike(args, progress: bool) -> dict:
         # Fit the rate on the first half of [0, T] (away from the terminal arc), where E > 0.
         half = [k for k in range(K + 1) if t[k] <= T / 2 and float(E[k]) > 0]
         mu = ltdl.decay_rate(t[half], E[half]) if len(half) >= 2 else None
-        curves.append({"T": T, "K": K, "t": t.tolist(), "E": E.tolist(), "u_norm": norms.tolist(),
-                       "mu_E": mu, "E_T": float(E[-1]), "J": float(res.value), "n_iter": res.n_iter})
+        curves.append(
+            {
+                "T": T,
+                "K": K,
+                "t": t.tolist(),
+                "E": E.tolist(),
+                "u_norm": norms.tolist(),
+                "mu_E": mu,
+                "E_T": float(E[-1]),
+                "J": float(res.value),
+                "n_iter": res.n_iter,
+            }
+        )
         bar.update(1)
         bar.set_postfix(T=T, mu=f"{mu:.2f}" if mu is not None else "n/a")
     bar.close()
@@ -163,6 +192,9 @@ def _integral_turnpike(args, progress: bool) -> dict:
     return {"curves": curves, "figures": figs}
 
 
+# The registry. An experiment's ``run(args, progress)`` returns a JSON-able dict of its numbers;
+# it saves each figure with ``_savefig(fig, args.out, name)`` and lists the names under
+# ``"figures"`` (``args.out`` is then the staging folder: unlisted files are discarded).
 EXPERIMENTS: dict[str, Experiment] = {
     "erm-sweep": Experiment(
         "erm-sweep",
@@ -179,6 +211,15 @@ EXPERIMENTS: dict[str, Experiment] = {
         _integral_turnpike,
         extra={"K_per_unit": 4, "beta": 1.0},
     ),
+    "sparsity": Experiment(  # chapter 10; the protocol lives in ltdl/sparsity.py
+        "sparsity",
+        "l1 controls + integral risk (four-point rotation, outer ReLU field): stopping layer k*, "
+        "t* = k* dt per T at dt = 1 and for dt = 1, 1/2, 1/4 at T = 8 (the table of chapter 10).",
+        {"T": [4, 8, 16, 32], "lam": 0.05, "K": None, "max_iter": 200},
+        lambda args, progress: __import__("ltdl.sparsity", fromlist=["cli_run"]).cli_run(args, progress),
+        fields=("outer",),
+        datasets=("four-point",),
+    ),
 }
 
 
@@ -186,7 +227,7 @@ EXPERIMENTS: dict[str, Experiment] = {
 # Optional: the examples registry written elsewhere (ltdl/examples.py), when present.
 
 
-def _examples() -> dict:
+def _examples() -> dict[str, Any]:
     try:
         from . import examples  # noqa: PLC0415
     except ImportError:
@@ -195,7 +236,7 @@ def _examples() -> dict:
     return dict(reg) if isinstance(reg, dict) and hasattr(examples, "run_example") else {}
 
 
-def _example_summary(obj) -> str:
+def _example_summary(obj: Any) -> str:
     if isinstance(obj, str):
         return obj.strip().splitlines()[0] if obj.strip() else ""
     for attr in ("summary", "description", "title", "__doc__"):
@@ -210,12 +251,19 @@ def _example_summary(obj) -> str:
 
 
 def _float_list(text: str) -> list[float]:
+    """``1,2,4``: comma-separated finite numbers > 0, no empty entries, no repeats."""
+    example = "comma-separated numbers such as 1,2,4"
+    parts = [v.strip() for v in text.split(",")]
+    if any(not v for v in parts):
+        raise argparse.ArgumentTypeError(f"expected {example}, got an empty entry in {text!r}")
     try:
-        vals = [float(v) for v in text.split(",") if v.strip()]
+        vals = [float(v) for v in parts]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated numbers such as 1,2,4, got {text!r}")
-    if not vals or any(not math.isfinite(v) or v <= 0 for v in vals):
+        raise argparse.ArgumentTypeError(f"expected {example}, got {text!r}") from None
+    if any(not math.isfinite(v) or v <= 0 for v in vals):
         raise argparse.ArgumentTypeError(f"every T must be a finite number > 0, got {text!r}")
+    if len(set(vals)) != len(vals):
+        raise argparse.ArgumentTypeError(f"every T must appear once, got {text!r}")
     return [int(v) if v.is_integer() else v for v in vals]
 
 
@@ -223,7 +271,7 @@ def _positive_float(text: str) -> float:
     try:
         v = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
     if not math.isfinite(v) or v <= 0:
         raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text!r}")
     return v
@@ -233,20 +281,20 @@ def _nonneg_float(text: str) -> float:
     try:
         v = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
     if not math.isfinite(v) or v < 0:
         raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text!r}")
     return v
 
 
-def _int_at_least(minimum: int):
+def _int_at_least(minimum: int) -> Callable[[str], int]:
     """An argparse type: an integer >= ``minimum``."""
 
     def parse(text: str) -> int:
         try:
             v = int(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}")
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
         if v < minimum:
             raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {text!r}")
         return v
@@ -259,22 +307,26 @@ _nonneg_int = _int_at_least(0)
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message):  # one clear line, exit status 2
+    def error(self, message: str) -> NoReturn:  # one clear line, exit status 2
         self.print_usage(sys.stderr)
         self.exit(2, f"ltdl: error: {message}\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="ltdl", description="Experiments of 'Large-time asymptotics in deep learning'.")
-    sub = p.add_subparsers(dest="command", metavar="{list,run}", parser_class=_Parser)
+    sub = p.add_subparsers(dest="command", metavar="{list,run,sweep}", parser_class=_Parser)
     sub.required = True
     sub.add_parser("list", help="list the experiments and their defaults")
     r = sub.add_parser("run", help="run one experiment")
     r.add_argument("name", help="experiment name (see `ltdl list`)")
     r.add_argument("--T", type=_float_list, default=None, help="horizons, comma-separated (e.g. 1,2,4,8)")
     r.add_argument("--lam", type=_nonneg_float, default=None, help="penalty weight lambda >= 0")
-    r.add_argument("--K", type=_positive_int, default=None,
-                   help="layers (erm-sweep: per horizon; integral-turnpike: per unit time, default 4)")
+    r.add_argument(
+        "--K",
+        type=_positive_int,
+        default=None,
+        help="layers (erm-sweep: per horizon; integral-turnpike: per unit time, default 4)",
+    )
     r.add_argument("--beta", type=_nonneg_float, default=None, help="integral weight beta (integral-turnpike)")
     r.add_argument("--field", choices=FIELDS, default="outer", help="vector field (default outer)")
     r.add_argument("--activation", default="tanh", help="activation sigma (default tanh)")
@@ -286,10 +338,19 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--size", default=None, help="size of a registry example (e.g. reduced, full)")
     r.add_argument("--out", type=Path, required=True, help="output folder (created if missing)")
     r.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    r.add_argument(
+        "--compile",
+        action="store_true",
+        help="registry examples: train on the compiled objective of ltdl.compiled (faster; gradients "
+        "equal to rounding, so a long L-BFGS run may take another path to the same minimiser)",
+    )
+    from . import grid  # ``ltdl sweep``: a grid of ``ltdl run`` points (ltdl/grid.py)
+
+    grid.add_parser(sub)
     return p
 
 
-def _list(stream) -> None:
+def _list(stream: TextIO) -> None:
     print("Experiments (ltdl run NAME --out DIR [options]):", file=stream)
     for e in EXPERIMENTS.values():
         d = {k: v for k, v in {**e.defaults, **e.extra}.items() if v is not None}
@@ -302,7 +363,7 @@ def _list(stream) -> None:
             print(f"  {name:20s} {_example_summary(obj)}", file=stream)
 
 
-def _resolve(args) -> Experiment:
+def _resolve(args: argparse.Namespace) -> Experiment:
     from .activations import ACTIVATIONS
 
     exp = EXPERIMENTS[args.name]
@@ -314,6 +375,8 @@ def _resolve(args) -> Experiment:
         raise UsageError(f"--beta does not apply to {exp.name}")
     if args.size is not None:
         raise UsageError(f"--size applies to registry examples only, not to {exp.name}")
+    if getattr(args, "compile", False):
+        raise UsageError(f"--compile applies to registry examples only, not to {exp.name}")
     args.T = sorted(args.T) if args.T is not None else list(exp.defaults["T"])
     args.lam = exp.defaults["lam"] if args.lam is None else args.lam
     args.max_iter = exp.defaults["max_iter"] if args.max_iter is None else args.max_iter
@@ -327,7 +390,7 @@ def _resolve(args) -> Experiment:
     return exp
 
 
-def _jsonable(obj):
+def _jsonable(obj: Any) -> Any:
     if isinstance(obj, dict):
         return {str(k): _jsonable(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
@@ -343,67 +406,271 @@ def _jsonable(obj):
     return repr(obj)  # anything else (data sets, fields): a readable placeholder
 
 
+RESULTS, MANIFEST = "results.json", "manifest.json"
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _write_json(path: Path, obj: Any) -> None:
+    """Write JSON atomically: a temporary file in the same folder, then a rename."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, 0o644)  # mkstemp's 0600 would hide the results from other users
+        with os.fdopen(fd, "w") as fh:
+            fh.write(json.dumps(_jsonable(obj), indent=2) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _check_out(out: Path) -> str | None:
+    """Create ``--out`` and prove it writable before any work; returns an error message or None."""
+    if out.exists() and not out.is_dir():
+        return f"--out {str(out)!r} exists and is not a folder"
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return f"cannot create --out {str(out)!r}: {exc.strerror or exc}"
+    if not out.is_dir():
+        return f"--out {str(out)!r} exists and is not a folder"
+    for name in (RESULTS, MANIFEST):
+        if (out / name).is_dir():
+            return f"cannot write --out {str(out)!r}: {name} there is a folder"
+    try:
+        with tempfile.NamedTemporaryFile(dir=out, prefix=".ltdl-write-test-"):
+            pass
+    except OSError as exc:
+        return f"cannot write into --out {str(out)!r}: {exc.strerror or exc}"
+    return None
+
+
+def _clear_previous(out: Path) -> None:
+    """Remove the previous run's results (and the files its manifest lists) so that nothing
+    left in ``--out`` looks like the result of the run that is starting."""
+    old = out / MANIFEST
+    files: list[Any] = []
+    if old.is_file():
+        try:
+            files = json.loads(old.read_text()).get("files", []) or []
+        except (OSError, ValueError, AttributeError):
+            files = []
+    for name in [RESULTS, *files]:
+        path = out / Path(str(name)).name
+        if path.is_file():
+            path.unlink()
+
+
+class _Terminated(Exception):
+    """SIGTERM, handled like Ctrl-C."""
+
+
+def _on_sigterm(signum: int, frame: Any) -> NoReturn:
+    raise _Terminated()
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``ltdl`` console script; returns the exit status."""
+    """Entry point of the ``ltdl`` console script; returns the exit status.
+
+    Ctrl-C (or SIGTERM) during a run marks its manifest ``interrupted``; then the command line
+    exits with status 130, while a call from Python with an explicit ``argv`` (a sweep) gets the
+    ``KeyboardInterrupt`` back, so that it stops as well.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command == "list":
         _list(sys.stdout)
         return 0
+    if args.command == "sweep":
+        from . import grid
+
+        return grid.command(args)
     examples = _examples()
     if args.name not in EXPERIMENTS and args.name not in examples:
         names = sorted(EXPERIMENTS) + sorted(examples)
-        print(f"ltdl: error: unknown experiment {args.name!r}; choose one of {names} (see `ltdl list`)",
-              file=sys.stderr)
+        print(
+            f"ltdl: error: unknown experiment {args.name!r}; choose one of {names} (see `ltdl list`)", file=sys.stderr
+        )
         return 2
     progress = not args.no_progress
+    # Every check that needs no computation comes before any work.
     try:
-        args.out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        print(f"ltdl: error: cannot create --out {str(args.out)!r}: {exc.strerror}", file=sys.stderr)
+        if args.name in EXPERIMENTS:
+            exp = _resolve(args)
+        else:
+            _check_example_args(args)
+        params = _parameters(args)
+    except UsageError as exc:
+        print(f"ltdl: error: {exc}", file=sys.stderr)
+        return 2
+    problem = _check_out(args.out)
+    if problem:
+        print(f"ltdl: error: {problem}", file=sys.stderr)
         return 2
     import matplotlib
 
     matplotlib.use("Agg")
     from .provenance import provenance
 
+    out = args.out
+    prov = dict(provenance())
+    manifest = {
+        "experiment": args.name,
+        "status": "running",
+        "started": _now(),
+        "ended": None,
+        "parameters": params,
+        "argv": list(sys.argv[1:] if argv is None else argv),
+        "code": {"ltdl_sources": prov.pop("ltdl_sources")},
+        "provenance": prov,
+        "pid": os.getpid(),
+        "files": [],
+    }
+    old_term = signal.signal(signal.SIGTERM, _on_sigterm) if _main_thread() else None
+    status, code, stage, moved, reraise = "failed", 1, None, [], False
     try:
-        if args.name in EXPERIMENTS:
-            exp = _resolve(args)
-            numbers = exp.run(args, progress)
-            params = {k: getattr(args, k) for k in ("T", "lam", "K", "field", "activation", "data", "seed",
-                                                    "max_iter") if hasattr(args, k)}
-            if exp.name == "integral-turnpike":
-                params.update(K_per_unit=args.K_per_unit, beta=args.beta)
-                params.pop("K", None)
-        else:
-            numbers = _run_example(args, progress)
-            params = {"size": args.size or "default", "seed": args.seed}
-    except UsageError as exc:
+        _clear_previous(out)
+        _write_json(out / MANIFEST, manifest)
+        stage = Path(tempfile.mkdtemp(dir=out, prefix=".ltdl-partial-"))
+        args.out = stage  # the experiment writes its figures into the staging folder
+        with _log_rate_progress(progress and not sys.stderr.isatty()):
+            numbers = exp.run(args, progress) if args.name in EXPERIMENTS else _run_example(args, progress)
+        args.out = out
+        params = manifest["parameters"] = _parameters(args)  # as the experiment settled them
+        record = {
+            "experiment": args.name,
+            "parameters": params,
+            "results": numbers,
+            "provenance": prov,
+            "code": manifest["code"],
+        }
+        figures = [f for f in numbers.get("figures", []) if (stage / f).is_file()]
+        for f in figures:  # figures first, results.json last: its presence means complete
+            os.replace(stage / f, out / f)
+            moved.append(out / f)
+        _write_json(out / RESULTS, record)
+        status, code = "complete", 0
+        manifest["files"] = [*figures, RESULTS]
+        print(f"wrote {out / RESULTS}" + "".join(f"\nwrote {out / f}" for f in figures))
+    except (KeyboardInterrupt, _Terminated):
+        status, code = "interrupted", 130
+        print("ltdl: interrupted: no results written (see manifest.json)", file=sys.stderr)
+        if argv is not None:  # called from Python (e.g. a sweep): let the caller stop too
+            reraise = True
+    except (UsageError, ValueError) as exc:  # library argument checks name the argument
+        status, code = "failed", 2
+        manifest["error"] = str(exc)
         print(f"ltdl: error: {exc}", file=sys.stderr)
-        return 2
-    except ValueError as exc:  # library argument checks name the argument
-        print(f"ltdl: error: {exc}", file=sys.stderr)
-        return 2
-    record = {"experiment": args.name, "parameters": params, "results": numbers,
-              "provenance": dict(provenance())}
-    path = args.out / "results.json"
-    path.write_text(json.dumps(_jsonable(record), indent=2) + "\n")
-    print(f"wrote {path}" + "".join(f"\nwrote {args.out / f}" for f in numbers.get("figures", [])))
-    return 0
+    except BaseException as exc:
+        manifest["error"] = f"{type(exc).__name__}: {exc}"
+        raise
+    finally:
+        args.out = out
+        if stage is not None:
+            shutil.rmtree(stage, ignore_errors=True)
+        if status != "complete":
+            for path in [*moved, out / RESULTS]:
+                path.unlink(missing_ok=True)
+        manifest.update(status=status, ended=_now())
+        _write_json(out / MANIFEST, manifest)
+        if old_term is not None:
+            signal.signal(signal.SIGTERM, old_term)
+    if reraise:
+        raise KeyboardInterrupt
+    return code
 
 
-def _run_example(args, progress: bool) -> dict:
-    """Run a registry example of ltdl/examples.py and save what it returns."""
+def _parameters(args: argparse.Namespace) -> dict[str, Any]:
+    """The settings recorded with the results."""
+    if args.name not in EXPERIMENTS:
+        return {"size": args.size or "default", "seed": args.seed}
+    params = {
+        k: getattr(args, k)
+        for k in ("T", "lam", "K", "field", "activation", "data", "seed", "max_iter")
+        if hasattr(args, k)
+    }
+    if args.name == "integral-turnpike":
+        params.update(K_per_unit=args.K_per_unit, beta=args.beta)
+        params.pop("K", None)
+    return params
+
+
+def _main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+def _check_example_args(args: argparse.Namespace) -> None:
     given = [f"--{k}" for k in ("T", "lam", "K", "beta", "max_iter") if getattr(args, k) is not None]
     if given:
-        raise UsageError(f"{', '.join(given)} do not apply to the example {args.name!r} (use --size, --seed)")
+        raise UsageError(
+            f"{', '.join(given).replace('_', '-')} do not apply to the example {args.name!r} (use --size, --seed)"
+        )
+
+
+LOG_PROGRESS_INTERVAL = 10.0  # seconds between two progress lines when stderr is not a terminal
+
+
+@contextlib.contextmanager
+def _log_rate_progress(enabled: bool):
+    """While ``enabled``, every tqdm bar redraws at most every ``LOG_PROGRESS_INTERVAL`` seconds.
+
+    For a log file (stderr not a terminal): a full-size run would otherwise write a bar update
+    every 0.1 s. The bars are created inside the library (``tqdm.auto.tqdm``), hence the swap.
+    """
+    if not enabled:
+        yield
+        return
+    import tqdm.auto
+
+    base = tqdm.auto.tqdm
+
+    class _LogRateTqdm(base):  # type: ignore[misc, valid-type]
+        def __init__(self, *a: Any, **kw: Any) -> None:
+            kw.setdefault("mininterval", LOG_PROGRESS_INTERVAL)
+            super().__init__(*a, **kw)
+
+    tqdm.auto.tqdm = _LogRateTqdm
+    try:
+        yield
+    finally:
+        tqdm.auto.tqdm = base
+
+
+def _accepts(fn: Callable[..., Any], name: str) -> bool:
+    import inspect
+
+    try:
+        return name in inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def _run_example(args: argparse.Namespace, progress: bool) -> dict[str, Any]:
+    """Run a registry example of ltdl/examples.py and save what it returns."""
+    _check_example_args(args)
     from . import examples
 
     kwargs = {"seed": args.seed, "progress": progress}
     if args.size is not None:
         kwargs["size"] = args.size
-    out = examples.run_example(args.name, **kwargs)
+    if getattr(args, "compile", False):
+        if not _accepts(examples.run_example, "compiled"):
+            raise UsageError(f"--compile is not supported by the example {args.name!r}")
+        kwargs["compiled"] = True
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # ~10³ points in the plane: a second thread only waits (the numbers are the same)
+    try:
+        out = examples.run_example(args.name, **kwargs)
+    finally:
+        torch.set_num_threads(threads)
     numbers, figs = {}, []
     items = out.items() if isinstance(out, dict) else [("result", out)]
     for key, val in items:
@@ -420,7 +687,7 @@ def _run_example(args, progress: bool) -> dict:
     return numbers
 
 
-def _example_figures(numbers: dict, args) -> list[str]:
+def _example_figures(numbers: dict[str, Any], args: argparse.Namespace) -> list[str]:
     """Trajectories and the curves of the authors' plot types, when the example returns them."""
     import matplotlib.pyplot as plt
 
@@ -436,7 +703,9 @@ def _example_figures(numbers: dict, args) -> list[str]:
         ax.set_title(f"{args.name}: trajectories")
         out.append(_savefig(fig, args.out, f"{args.name}_trajectories.png"))
     t = numbers.get("times")
-    curves = {k: numbers[k] for k in ("risk_curve", "state_norms", "target_distance") if k in numbers}
+    curves = {
+        k: numbers[k] for k in ("risk_curve", "state_norms", "target_distance") if numbers.get(k) is not None
+    }  # target_distance is None without tracking
     if t is not None and curves:
         fig, ax = plt.subplots()
         for k, v in curves.items():

@@ -3,7 +3,11 @@
 Controls are plain dicts ``name -> tensor`` of shape ``(*batch, K, *shape)``, where
 ``shape = field.shapes(d)[name]``: u(t) = u_k on [t_k, t_{k+1}), t_k = k T / K.
 """
+
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import cast
 
 import torch
 from torch import Tensor
@@ -33,10 +37,9 @@ def init_controls(
     _checks.integer("K", K)
     _checks.choice("kind", kind, ("zero", "normal"))
     if kind == "normal":
-        if seed is None:
-            raise ValueError("seed must be an integer for kind='normal' (no implicit seeding), got None")
+        _checks.seed("seed", seed)  # explicit seeds only: None, bools and floats are refused
         _checks.positive("scale", scale)
-        gen = torch.Generator(device="cpu").manual_seed(seed)
+        gen = torch.Generator(device="cpu").manual_seed(cast(int, seed))  # _checks.seed refused None
     out: Controls = {}
     for name, shape in field.shapes(d).items():
         full = (*batch, K, *shape)
@@ -71,14 +74,14 @@ def layer(u: Controls, field: Field, d: int, k: int) -> Controls:
 def squared_norms(u: Controls, field: Field, d: int) -> Tensor:
     """‖u_k‖² = Σ over the tensors of the squared Frobenius norms; shape ``(*batch, K)``."""
     shapes = field.shapes(d)
-    total = 0
+    total: Tensor | int = 0
     for name, t in u.items():
         n = len(shapes[name])
         total = total + (t**2).sum(dim=tuple(range(-n, 0)))
-    return total
+    return cast(Tensor, total)  # a field has at least one control, so the loop ran
 
 
-def scale_controls(u: Controls, factor) -> Controls:
+def scale_controls(u: Controls, factor: float | Tensor) -> Controls:
     """α u for a number or a tensor α of shape ``(*batch,)`` (broadcast over layers and entries)."""
     if isinstance(factor, Tensor) and factor.ndim > 0:
         return {n: t * factor.reshape(*factor.shape, *([1] * (t.ndim - factor.ndim))) for n, t in u.items()}
@@ -96,14 +99,15 @@ def refine_controls(u: Controls, factor: int, *, batch_ndim: int = 0) -> Control
     return {n: t.repeat_interleave(factor, dim=batch_ndim) for n, t in u.items()}
 
 
-def flatten(u: Controls):
+def flatten(u: Controls) -> tuple[Tensor, Callable[[Tensor], Controls]]:
     """The controls as one vector z (detached) and the map z ↦ controls (for Newton solvers)."""
     names = list(u)
     shapes = [tuple(u[n].shape) for n in names]
     sizes = [u[n].numel() for n in names]
 
     def unflat(z: Tensor) -> Controls:
-        return dict(zip(names, (c.reshape(s) for c, s in zip(torch.split(z, sizes), shapes))))
+        chunks = zip(torch.split(z, sizes), shapes, strict=True)
+        return dict(zip(names, (c.reshape(s) for c, s in chunks), strict=True))
 
     return torch.cat([u[n].detach().reshape(-1) for n in names]), unflat
 

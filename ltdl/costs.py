@@ -3,12 +3,14 @@
 Every running cost uses the trapezoid rule on t_k = k T/K and every penalty carries its Δt,
 so refining K changes a cost only by discretisation error (unlike a plain sum over layers).
 
-Conventions (paper-notes §2.3, §2.7): the empirical risk is E(x) = (1/N) Σ_i loss(P x_i, y_i);
+Conventions: the empirical risk is E(x) = (1/N) Σ_i loss(P x_i, y_i);
 ``mse`` is |P x_i − y_i|² summed over output components (not divided by m).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 from torch import Tensor
@@ -32,6 +34,7 @@ class OutputMap:
         if c is None:
             c = torch.zeros(A.shape[0], dtype=A.dtype, device=A.device)
         _checks.tensor("c", c, ndim=1)
+        _checks.like("c", c, "A", A)
         if c.shape[0] != A.shape[0]:
             raise ValueError(f"c must have shape ({A.shape[0]},) to match A, got {tuple(c.shape)}")
         _checks.nonnegative("gamma", gamma)
@@ -40,7 +43,7 @@ class OutputMap:
         self.A, self.c, self.trainable, self.gamma = A, c, trainable, gamma
 
     @classmethod
-    def identity(cls, d: int, *, dtype: torch.dtype = torch.float64) -> "OutputMap":
+    def identity(cls, d: int, *, dtype: torch.dtype = torch.float64) -> OutputMap:
         """P = I on R^d."""
         _checks.integer("d", d)
         return cls(torch.eye(d, dtype=dtype))
@@ -76,6 +79,7 @@ class Loss:
 
     def __post_init__(self) -> None:
         _checks.choice("loss", self.name, LOSSES)
+        _checks._number("p", self.p)  # a number (ℓ^∞ allowed), not a bool or a string
         if not (self.p >= 1):
             raise ValueError(f"p must be a number >= 1, got {self.p!r}")
         _checks.positive("power", self.power)
@@ -96,14 +100,17 @@ class Loss:
             return (r**2).sum(-1)
         if self.name == "smooth_l2":
             return torch.sqrt((r**2).sum(-1) + self.delta**2) - self.delta
-        return torch.linalg.vector_norm(r, ord=self.p, dim=-1) ** self.power
+        # Tensor ** float is typed Any in torch's stubs (Tensor.__pow__ is a cast attribute).
+        return cast(Tensor, torch.linalg.vector_norm(r, ord=self.p, dim=-1) ** self.power)
 
 
 def check_labels(y: Tensor, N: int, loss: Loss) -> None:
     """Labels must be ``(N, m)`` floats, or ``(N,)`` integer classes for cross-entropy."""
     if loss.name == "cross_entropy":
         if y.ndim != 1 or y.shape[0] != N or y.is_floating_point():
-            raise ValueError(f"y must be an integer tensor of shape ({N},) for cross_entropy, got {y.dtype} {tuple(y.shape)}")
+            raise ValueError(
+                f"y must be an integer tensor of shape ({N},) for cross_entropy, got {y.dtype} {tuple(y.shape)}"
+            )
         return
     _checks.tensor("y", y, ndim=2)
     if y.shape[0] != N:
@@ -115,11 +122,11 @@ def risk(x: Tensor, y: Tensor, P: OutputMap, loss: Loss = Loss()) -> Tensor:
     return loss(P(x), y).mean(-1)
 
 
-def _dt(T, K: int, like: Tensor) -> Tensor:
+def _dt(T: float | Tensor, K: int, like: Tensor) -> Tensor:
     return torch.as_tensor(T, dtype=like.dtype, device=like.device) / K
 
 
-def trapezoid(values: Tensor, T) -> Tensor:
+def trapezoid(values: Tensor, T: float | Tensor) -> Tensor:
     """∫_0^T g dt ≈ Δt (g_0/2 + g_1 + … + g_{K−1} + g_K/2) for values ``(K+1, *batch)``."""
     K = values.shape[0] - 1
     if K < 1:
@@ -131,7 +138,9 @@ def trapezoid(values: Tensor, T) -> Tensor:
 PENALTIES = ("l2", "h1")
 
 
-def control_penalty(u: Controls, field: Field, d: int, T, lam, *, kind: str = "l2") -> Tensor:
+def control_penalty(
+    u: Controls, field: Field, d: int, T: float | Tensor, lam: float | Tensor, *, kind: str = "l2"
+) -> Tensor:
     """λ ∫_0^T ‖u‖² dt = λ Δt Σ_k ‖u_k‖²  (``l2``), plus λ Σ_k ‖u_{k+1} − u_k‖²/Δt (``h1``).
 
     Returns shape ``(*batch,)``; T and λ may be numbers or ``(*batch,)`` tensors.
@@ -145,7 +154,7 @@ def control_penalty(u: Controls, field: Field, d: int, T, lam, *, kind: str = "l
     value = lam * dt * norms.sum(-1)
     if kind == "h1" and K > 1:
         shapes = field.shapes(d)
-        jumps = 0
+        jumps: Tensor | int = 0
         for name, t in u.items():
             n = len(shapes[name])
             diff = t.narrow(t.ndim - n - 1, 1, K - 1) - t.narrow(t.ndim - n - 1, 0, K - 1)
@@ -154,6 +163,23 @@ def control_penalty(u: Controls, field: Field, d: int, T, lam, *, kind: str = "l
     return value
 
 
-def tracking_cost(traj: Tensor, x_bar: Tensor, T) -> Tensor:
+def l1_penalty(u: Controls, field: Field, d: int, T: float | Tensor, lam: float | Tensor) -> Tensor:
+    """λ ∫_0^T ‖u‖₁ dt = λ Δt Σ_k ‖u_k‖₁, with ‖u_k‖₁ the sum of |entries| of layer k's tensors.
+
+    Returns shape ``(*batch,)``; T and λ may be numbers or ``(*batch,)`` tensors. Its proximal
+    map is entrywise soft-thresholding at λΔt times the step (see :func:`ltdl.fista`).
+    """
+    _checks.nonnegative("lam", lam)
+    shapes = field.shapes(d)
+    total: Tensor | int = 0
+    for name, t in u.items():
+        total = total + t.abs().sum(dim=tuple(range(-len(shapes[name]) - 1, 0)))  # (*batch,)
+    total = cast(Tensor, total)  # u has at least one tensor, so the sum ran
+    K = next(iter(u.values())).shape[-len(shapes[next(iter(u))]) - 1]
+    lam = torch.as_tensor(lam, dtype=total.dtype, device=total.device)
+    return lam * _dt(T, K, total) * total
+
+
+def tracking_cost(traj: Tensor, x_bar: Tensor, T: float | Tensor) -> Tensor:
     """∫_0^T (1/N) Σ_i |x_i(t) − x̄_i|² dt (trapezoid) for a trajectory ``(K+1, *batch, N, d)``."""
     return trapezoid(((traj - x_bar) ** 2).sum(-1).mean(-1), T)

@@ -1,8 +1,10 @@
 """Measurements on trained controls and trajectories: rescaling, norms, fitted rates."""
+
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import torch
@@ -119,3 +121,41 @@ def time_to_reach(t, y, eps: float) -> float:
         return float(t[0])
     k = above[-1] + 1
     return float(t[k]) if k < t.size else math.inf
+
+
+def decade_above(x) -> float:
+    """The smallest power of ten ≥ |x| (0 for 0): a printed bound for rounding-level numbers,
+    whose last digits depend on the CPU's vector instructions, so that stored notebook outputs
+    compare equal across machines (nbval) while the exact value is still asserted."""
+    x = abs(float(x))
+    if not math.isfinite(x):
+        raise ValueError(f"x must be finite, got {x}")
+    return 0.0 if x == 0 else 10.0 ** math.ceil(math.log10(x) - 1e-12)
+
+
+def certify_sweep(sw, x: Tensor, y: Tensor, *, P=None, loss=None) -> list:
+    """Second-order certificates of every solve of a sweep, in the unit-time form J_{1,ε}(v).
+
+    For each problem s, the gradient and the exact Hessian of J at the returned controls (no
+    step is taken) give ``grad_max`` = max |∂J/∂v| and ``min_eig`` = smallest eigenvalue of
+    ∂²J/∂v² (v = T u, so these are the t-form values times 1/T and 1/T²). When min_eig > 0
+    the controls lie within about grad_max / min_eig (in each entry of v, up to the Hessian's
+    variation) of a strict local minimiser.
+
+    Args:
+        sw: a :class:`ltdl.Sweep`; x, y, P, loss: the data and cost it was solved with.
+
+    Returns:
+        A list of :class:`ltdl.Certificate` (kind ``"newton"``), one per problem.
+    """
+    from .costs import Loss
+    from .optim import Certificate, train_newton
+    from .problem import Problem
+
+    out = []
+    for s in range(len(sw)):
+        T, lam = float(sw.T[s]), float(sw.lam[s])
+        prob = Problem(sw.field, x, y, T=T, K=sw.K, lam=lam, P=P, loss=loss or Loss())
+        c = train_newton(prob, sw.controls[s], lbfgs_iter=0, max_steps=0).certificate
+        out.append(Certificate("newton", c.grad_max / T, cast(float, c.min_eig) / T**2))  # newton: both set
+    return out

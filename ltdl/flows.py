@@ -1,18 +1,26 @@
 """Integrators over the K control intervals: the ResNet is the Euler flow.
 
-With Δt = T/K and the control constant on each interval, one step of
+With Δt = T/K and the control u_k constant on each interval, one step of an explicit
+Runge–Kutta method maps x^k to x^{k+1}; a method is data, a :class:`Tableau`:
 
-* ``euler``:    x⁺ = x + Δt f(x, u_k)                      (a residual layer),
-* ``midpoint``: x⁺ = x + Δt f(x + Δt/2 f(x, u_k), u_k),
-* ``rk4``:      the classical fourth-order Runge–Kutta step with u_k in every stage,
+    k_i = f(x + Δt Σ_{j<i} a_ij k_j, u_k),  i = 1..s,      x⁺ = x + (Δt/den) Σ_i b_i k_i.
 
-maps x^k to x^{k+1}. The step grid *is* the control grid, so there is no time-to-layer
-lookup. :func:`odeint_flow` is the continuous reference through torchdiffeq.
+* ``euler``:    s = 1, b = (1): x⁺ = x + Δt f(x, u_k)          (a residual layer),
+* ``midpoint``: s = 2, a_21 = ½, b = (0, 1),
+* ``rk4``:      s = 4, a_21 = a_32 = ½, a_43 = 1, b = (1, 2, 2, 1), den = 6 (classical RK4).
+
+Adding a method is adding one entry to :data:`TABLEAUX`. The step grid *is* the control grid,
+so there is no time-to-layer lookup. :func:`odeint_flow` is the continuous reference through
+torchdiffeq.
 """
+
 from __future__ import annotations
 
 import contextlib
 import contextvars
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, cast
 
 import torch
 from torch import Tensor
@@ -21,22 +29,62 @@ from . import _checks
 from .controls import layer, num_layers
 from .fields import Controls, Field, Outer
 
-METHODS = ("euler", "midpoint", "rk4")
+
+@dataclass(frozen=True)
+class Tableau:
+    """Butcher tableau of an explicit Runge–Kutta method (see the module docstring).
+
+    Attributes:
+        a: rows of the strictly lower triangular coupling matrix; row i has i entries a_i0..a_i,i−1.
+        b: the s weights, scaled by ``den`` (integers keep the classical rounding: RK4's
+            Δt/6 · (k1 + 2k2 + 2k3 + k4)).
+        den: common denominator of the weights.
+        order: the order of accuracy (checked by the tests).
+    """
+
+    a: tuple[tuple[float, ...], ...]
+    b: tuple[float, ...]
+    den: int
+    order: int
+
+    def stages(self, f: Callable[[Tensor], Tensor], x: Tensor, dt: Tensor) -> tuple[list[Tensor], list[Tensor]]:
+        """The stage inputs Y_i and slopes k_i = f(Y_i) from the state x."""
+        Ys: list[Tensor] = []
+        ks: list[Tensor] = []
+        for row in self.a:
+            Y = x
+            for a, k in zip(row, ks, strict=False):  # row i has i entries: k_0..k_{i-1}
+                if a != 0:
+                    Y = Y + (a * dt) * k
+            Ys.append(Y)
+            ks.append(f(Y))
+        return Ys, ks
+
+    def combine(self, x: Tensor, ks: list[Tensor], dt: Tensor) -> Tensor:
+        """x + (Δt/den) Σ_i b_i k_i, the terms summed left to right."""
+        acc: Tensor | None = None
+        for b, k in zip(self.b, ks, strict=True):
+            if b != 0:
+                term = k if b == 1 else b * k
+                acc = term if acc is None else acc + term
+        return x + (dt / self.den) * cast(Tensor, acc)  # a tableau has at least one non-zero weight
+
+
+TABLEAUX = {
+    "euler": Tableau(a=((),), b=(1,), den=1, order=1),
+    "midpoint": Tableau(a=((), (0.5,)), b=(0, 1), den=1, order=2),
+    "rk4": Tableau(a=((), (0.5,), (0.0, 0.5), (0.0, 0.0, 1.0)), b=(1, 2, 2, 1), den=6, order=4),
+}
+METHODS = tuple(TABLEAUX)  # the built-in methods (flow accepts any key of TABLEAUX)
 
 
 def _step(field: Field, method: str, x: Tensor, uk: Controls, dt: Tensor) -> Tensor:
-    if method == "euler":
-        return x + dt * field(x, uk)
-    if method == "midpoint":
-        return x + dt * field(x + 0.5 * dt * field(x, uk), uk)
-    k1 = field(x, uk)
-    k2 = field(x + 0.5 * dt * k1, uk)
-    k3 = field(x + 0.5 * dt * k2, uk)
-    k4 = field(x + dt * k3, uk)
-    return x + dt / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
+    tab = TABLEAUX[method]
+    _, ks = tab.stages(lambda y: field(y, uk), x, dt)
+    return tab.combine(x, ks, dt)
 
 
-def _time_step(T, K: int, x: Tensor) -> Tensor:
+def _time_step(T: float | Tensor, K: int, x: Tensor) -> Tensor:
     """Δt = T/K as a tensor that broadcasts against states ``(*batch, N, d)``."""
     _checks.positive("T", T)
     T = torch.as_tensor(T, dtype=x.dtype, device=x.device)
@@ -51,7 +99,9 @@ def check_states(name: str, x: Tensor, d: int | None = None) -> int:
     return x.shape[-1]
 
 
-def flow(field: Field, x0: Tensor, u: Controls, T, *, method: str = "euler", K: int | None = None) -> Tensor:
+def flow(
+    field: Field, x0: Tensor, u: Controls, T: float | Tensor, *, method: str = "euler", K: int | None = None
+) -> Tensor:
     """Integrate dx/dt = f(x, u(t)) on [0, T] with one step per control interval.
 
     Args:
@@ -59,13 +109,13 @@ def flow(field: Field, x0: Tensor, u: Controls, T, *, method: str = "euler", K: 
         x0: initial states, shape ``(*batch, N, d)``.
         u: controls, tensors of shape ``(*batch, K, ...)`` (see :mod:`ltdl.controls`).
         T: final time > 0, a number or a tensor of shape ``(*batch,)`` (one T per problem).
-        method: ``"euler"`` (ResNet), ``"midpoint"`` or ``"rk4"``.
+        method: a key of :data:`TABLEAUX`: ``"euler"`` (ResNet), ``"midpoint"`` or ``"rk4"``.
         K: if given, must equal the number of control intervals (a consistency check).
 
     Returns:
         The trajectory x^0, ..., x^K, shape ``(K+1, *batch, N, d)``.
     """
-    _checks.choice("method", method, METHODS)
+    _checks.choice("method", method, tuple(TABLEAUX))
     d = check_states("x0", x0)
     K_u = num_layers(u, field, d)
     if K is not None and K != K_u:
@@ -75,7 +125,13 @@ def flow(field: Field, x0: Tensor, u: Controls, T, *, method: str = "euler", K: 
             raise ValueError(f"u[{name!r}] must have the dtype of x0 ({x0.dtype}), got {t.dtype}")
     dt = _time_step(T, K_u, x0)
     if _use_fused(field, u):
-        return _OuterFlow.apply(x0, u["w"], u["b"], dt, method, field.sigma, field.activation)
+        # Function.apply is unannotated in torch's stubs (returns Any): the forward returns a Tensor.
+        return cast(
+            Tensor,
+            _OuterFlow.apply(  # type: ignore[no-untyped-call]
+                x0, u["w"], u["b"], dt, method, field.sigma, field.activation
+            ),
+        )
     states = [x0]
     x = x0
     for k in range(K_u):
@@ -98,7 +154,7 @@ def odeint_flow(
     field: Field,
     x0: Tensor,
     u: Controls,
-    T,
+    T: float,
     *,
     method: str = "dopri5",
     rtol: float = 1e-9,
@@ -155,7 +211,7 @@ def odeint_flow(
 _aten = torch.ops.aten
 
 # σ'(z) v from the pre-activation z or the output s = σ(z): the kernels autograd itself uses.
-_ACT_BACKWARD = {
+_ACT_BACKWARD: dict[str, Callable[[Tensor, Tensor, Tensor], Tensor]] = {
     "tanh": lambda v, z, s: _aten.tanh_backward(v, s),
     "sigmoid": lambda v, z, s: _aten.sigmoid_backward(v, s),
     "relu": lambda v, z, s: _aten.threshold_backward(v, s, 0),
@@ -168,7 +224,7 @@ _FUSED: contextvars.ContextVar[bool] = contextvars.ContextVar("ltdl_fused_gradie
 
 
 @contextlib.contextmanager
-def fused_gradients(enabled: bool = True):
+def fused_gradients(enabled: bool = True) -> Iterator[None]:
     """Within this block, :func:`flow` of an ``outer`` field under autograd is one fused node.
 
     First derivatives only: do not use it around double backward, Hessians or ``torch.func``.
@@ -181,8 +237,13 @@ def fused_gradients(enabled: bool = True):
 
 
 def _use_fused(field: Field, u: Controls) -> bool:
-    return (_FUSED.get() and torch.is_grad_enabled() and type(field) is Outer
-            and field.activation in _ACT_BACKWARD and any(t.requires_grad for t in u.values()))
+    return (
+        _FUSED.get()
+        and torch.is_grad_enabled()
+        and type(field) is Outer
+        and field.activation in _ACT_BACKWARD
+        and any(t.requires_grad for t in u.values())
+    )
 
 
 class _OuterFlow(torch.autograd.Function):
@@ -190,38 +251,34 @@ class _OuterFlow(torch.autograd.Function):
     b (*B, K, d), dt broadcastable to (*B, 1, 1). Output (K+1, *B, N, d)."""
 
     @staticmethod
-    def forward(ctx, x0, w, b, dt, method, sigma, activation):
+    def forward(
+        ctx: Any,
+        x0: Tensor,
+        w: Tensor,
+        b: Tensor,
+        dt: Tensor,
+        method: str,  # ctx: attributes set freely
+        sigma: Callable[[Tensor], Tensor],
+        activation: str,
+    ) -> Tensor:
         ws = w.unbind(-3)
         bs = b.unsqueeze(-1).unbind(-3)
+        tab = TABLEAUX[method]
         X = x0.mT.contiguous()
-        states, saved = [X], []
-        half = 0.5 * dt
+        states: list[Tensor] = [X]
+        saved: list[tuple[tuple[Tensor, Tensor], ...]] = []
         for k in range(len(ws)):
             W, B = ws[k], bs[k]
-            # The same expressions as _step, in the (d, N) layout: W @ σ(X) + b is σ(x) w^T + b.
-            s1 = sigma(X)
-            k1 = W @ s1 + B
-            if method == "euler":
-                X_next = X + dt * k1
-                saved.append(((X, s1),))
-            elif method == "midpoint":
-                Y2 = X + half * k1
-                s2 = sigma(Y2)
-                X_next = X + dt * (W @ s2 + B)
-                saved.append(((X, s1), (Y2, s2)))
-            else:
-                Y2 = X + half * k1
-                s2 = sigma(Y2)
-                k2 = W @ s2 + B
-                Y3 = X + half * k2
-                s3 = sigma(Y3)
-                k3 = W @ s3 + B
-                Y4 = X + dt * k3
-                s4 = sigma(Y4)
-                k4 = W @ s4 + B
-                X_next = X + dt / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
-                saved.append(((X, s1), (Y2, s2), (Y3, s3), (Y4, s4)))
-            X = X_next
+            # The same expressions as _step, in the (d, N) layout: W @ σ(Y) + b is σ(y) w^T + b.
+            sig: list[Tensor] = []
+
+            def slope(Y: Tensor, W: Tensor = W, B: Tensor = B, sig: list[Tensor] = sig) -> Tensor:
+                sig.append(sigma(Y))
+                return W @ sig[-1] + B
+
+            Ys, ks = tab.stages(slope, X, dt)
+            saved.append(tuple(zip(Ys, sig, strict=True)))
+            X = tab.combine(X, ks, dt)
             states.append(X)
         ctx.saved, ctx.ws, ctx.dt, ctx.method, ctx.activation = saved, ws, dt, method, activation
         ctx.shapes = (x0.shape, w.shape, b.shape)
@@ -229,37 +286,36 @@ class _OuterFlow(torch.autograd.Function):
 
     @staticmethod
     @torch.autograd.function.once_differentiable
-    def backward(ctx, grad_traj):
+    def backward(ctx: Any, grad_traj: Tensor) -> tuple[Tensor | None, ...]:
         act = _ACT_BACKWARD[ctx.activation]
         dt, saved = ctx.dt, ctx.saved
-        # Butcher weights b_i and couplings a_li (stage l reads stage i) of the three methods.
-        if ctx.method == "euler":
-            weights, coupling = (dt,), {}
-        elif ctx.method == "midpoint":
-            weights, coupling = (None, dt), {(1, 0): 0.5 * dt}
-        else:
-            weights = (dt / 6, dt / 3, dt / 3, dt / 6)
-            coupling = {(1, 0): 0.5 * dt, (2, 1): 0.5 * dt, (3, 2): dt}
+        # Weights Δt b_i/den and couplings Δt a_li (stage l reads stage i) of the tableau.
+        tab = TABLEAUX[ctx.method]
+        weights = tuple(None if b == 0 else dt * b / tab.den for b in tab.b)
+        coupling = {(r, i): a * dt for r, row in enumerate(tab.a) for i, a in enumerate(row) if a != 0}
         G_all = grad_traj.mT.contiguous()  # (K+1, *B, d, N), the layout of the forward
         G = G_all[-1]
-        gk_all, s_all = [], []
+        gk_all: list[Tensor] = []
+        s_all: list[Tensor] = []
         for k in range(len(saved) - 1, -1, -1):
             WT = ctx.ws[k].mT
             stages = saved[k]
-            gY = [None] * len(stages)
-            gk = [None] * len(stages)
+            # Every entry is set (stage i, last to first) before it is read.
+            gY = cast(list[Tensor], [None] * len(stages))
+            gks = cast(list[Tensor], [None] * len(stages))
             gX = G
             for i in range(len(stages) - 1, -1, -1):
-                acc = None if weights[i] is None else weights[i] * G
-                for l in range(i + 1, len(stages)):
-                    a = coupling.get((l, i))
+                acc = None if weights[i] is None else cast(Tensor, weights[i]) * G  # mypy cannot narrow [i]
+                for r in range(i + 1, len(stages)):
+                    a = coupling.get((r, i))
                     if a is not None:
-                        acc = a * gY[l] if acc is None else acc + a * gY[l]
-                gk[i] = acc
+                        acc = a * gY[r] if acc is None else acc + a * gY[r]
+                acc = cast(Tensor, acc)  # every stage feeds the output or a later stage
+                gks[i] = acc
                 Y, s = stages[i]
                 gY[i] = act(WT @ acc, Y, s)
                 gX = gX + gY[i]
-            gk_all.append(torch.stack(gk))
+            gk_all.append(torch.stack(gks))
             s_all.append(torch.stack([s for _, s in stages]))
             G = gX + G_all[k]
         ctx.saved = None

@@ -1,6 +1,6 @@
 """Minimal-norm interpolating controls on [0, 1], computed directly (R3), and the bias-only field.
 
-The problem (paper-notes R3), on the unit-time Euler grid with K steps:
+The problem of the book's result R3, on the unit-time Euler grid with K steps:
 
     minimise  ‖v‖²_{L²(0,1)} = (1/K) Σ_k ‖v_k‖²   subject to   c(v) := P x_v(1) − y = 0,
 
@@ -15,24 +15,33 @@ vector c = 0 (N·m equations) rather than as the single equation E = 0: E = (1/N
 zero gradient on the whole zero-error set, so no Lagrange multiplier exists for it and the
 multiplier update would never converge. The two constraints describe the same set.
 
+The inner minimisations are :func:`ltdl.optim.lbfgs`, the same L-BFGS call as
+:func:`ltdl.train`. Near feasibility the method finishes with Newton steps on the KKT system
+[H Dcᵀ; Dc 0] (dv, dμ) = −(∇_v L, c): this is root finding on a saddle-point system (its matrix
+is indefinite), the constraint logic proper, not a minimisation, so it is not the damped
+Newton of :func:`ltdl.train_newton` (which needs a positive definite Hessian).
+
 This solver never uses ε = λ/T, warm starts in T, or the ERM objective: it is an independent
 route to the limit of the rescaled ERM controls v_T (R3).
 
-The closed-form oracle of paper-notes §3.5 uses the field :class:`ltdl.Bias` (f = b).
+The closed-form oracle (:mod:`ltdl.oracles`) uses the field :class:`ltdl.Bias` (f = b).
 """
+
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field as dc_field
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 
 import torch
 from torch import Tensor
 
 from . import _checks
-from .controls import detach, init_controls, num_layers, squared_norms
+from .controls import detach, flatten, init_controls, num_layers, squared_norms
 from .costs import OutputMap
 from .fields import Controls, Field
 from .flows import check_states, flow, fused_gradients
+from .optim import lbfgs
 
 
 @dataclass
@@ -76,6 +85,54 @@ class MinNorm:
 
 def _norm_sq(v: Controls, field: Field, d: int) -> Tensor:
     return squared_norms(v, field, d).mean(-1)
+
+
+class _KKT:
+    """Newton steps on the KKT system of min ‖v‖² s.t. c(v) = 0, in the flat variable z."""
+
+    def __init__(self, field: Field, d: int, unflat, constraint) -> None:
+        self.field, self.d, self.unflat, self.constraint = field, d, unflat, constraint
+
+    def _lagrangian(self, mu: Tensor):
+        def lag(w: Tensor) -> Tensor:
+            return _norm_sq(self.unflat(w), self.field, self.d) + (mu * self.constraint(self.unflat(w))).sum()
+
+        return lag
+
+    def residual(self, z: Tensor, mu: Tensor) -> tuple[Tensor, Tensor]:
+        """∇_v(‖v‖² + μ·c) and c, flat."""
+        return (
+            torch.autograd.functional.jacobian(self._lagrangian(mu), z),
+            self.constraint(self.unflat(z)).reshape(-1),
+        )
+
+    def step(self, z: Tensor, mu: Tensor) -> tuple[Tensor, Tensor]:
+        """One Newton step on [H Dcᵀ; Dc 0] (dz, dμ) = −(∇L, c) (least squares: M may be singular)."""
+        H = torch.autograd.functional.hessian(self._lagrangian(mu), z, vectorize=True)
+        Dc = torch.autograd.functional.jacobian(
+            lambda w: self.constraint(self.unflat(w)).reshape(-1), z, vectorize=True
+        )
+        gL, c = self.residual(z, mu)
+        n, p = z.numel(), c.numel()
+        M = torch.zeros(n + p, n + p, dtype=z.dtype)
+        M[:n, :n], M[:n, n:], M[n:, :n] = H, Dc.T, Dc
+        step = torch.linalg.lstsq(M, -torch.cat([gL, c]).unsqueeze(1)).solution.squeeze(1)
+        return z + step[:n], mu + step[n:].reshape(mu.shape)
+
+    def merit(self, z: Tensor, mu: Tensor) -> float:
+        gL, c = self.residual(z, mu)
+        return float(gL.abs().max()) + float(c.abs().max())
+
+    def polish(self, z: Tensor, mu: Tensor, steps: int) -> tuple[Tensor, Tensor]:
+        """Up to ``steps`` KKT Newton steps, each kept only while the merit decreases."""
+        best = self.merit(z, mu)
+        for _ in range(steps):
+            z_new, mu_new = self.step(z, mu)
+            m_new = self.merit(z_new, mu_new)
+            if not m_new < best:
+                break
+            z, mu, best = z_new, mu_new, m_new
+        return z, mu
 
 
 def min_norm_interpolant(
@@ -126,8 +183,13 @@ def min_norm_interpolant(
     if y.shape[0] != x.shape[0]:
         raise ValueError(f"y must have N={x.shape[0]} rows, got shape {tuple(y.shape)}")
     _checks.integer("K", K)
-    for name, val in (("rho", rho), ("rho_max", rho_max), ("tol", tol), ("tol_grad", tol_grad),
-                      ("kkt_switch", kkt_switch)):
+    for name, val in (
+        ("rho", rho),
+        ("rho_max", rho_max),
+        ("tol", tol),
+        ("tol_grad", tol_grad),
+        ("kkt_switch", kkt_switch),
+    ):
         _checks.positive(name, val)
     if not (isinstance(rho_growth, (int, float)) and rho_growth > 1):
         raise ValueError(f"rho_growth must be a number > 1, got {rho_growth!r}")
@@ -146,35 +208,9 @@ def min_norm_interpolant(
     def constraint(v: Controls) -> Tensor:
         return flow(field, x, v, 1.0)[-1] @ A.T + c0 - y
 
-    names = list(v0)
-    shapes = [v0[n].shape for n in names]
-    sizes = [v0[n].numel() for n in names]
+    _, unflat = flatten(v0)
 
-    def unflat(z: Tensor) -> Controls:
-        return dict(zip(names, (c.reshape(sh) for c, sh in zip(torch.split(z, sizes), shapes))))
-
-    def kkt_residual(z: Tensor, mu: Tensor) -> tuple[Tensor, Tensor]:
-        """∇_v(‖v‖² + μ·c) and c, flat."""
-        def lag(w: Tensor) -> Tensor:
-            return _norm_sq(unflat(w), field, d) + (mu * constraint(unflat(w))).sum()
-        return torch.autograd.functional.jacobian(lag, z), constraint(unflat(z)).reshape(-1)
-
-    def kkt_step(z: Tensor, mu: Tensor) -> tuple[Tensor, Tensor]:
-        """One Newton step on the KKT system [H Dcᵀ; Dc 0] (dz, dμ) = −(∇L, c)."""
-        def lag(w: Tensor) -> Tensor:
-            return _norm_sq(unflat(w), field, d) + (mu * constraint(unflat(w))).sum()
-        H = torch.autograd.functional.hessian(lag, z, vectorize=True)
-        Dc = torch.autograd.functional.jacobian(lambda w: constraint(unflat(w)).reshape(-1), z, vectorize=True)
-        gL, c = kkt_residual(z, mu)
-        n, p = z.numel(), c.numel()
-        M = torch.zeros(n + p, n + p, dtype=z.dtype)
-        M[:n, :n], M[:n, n:], M[n:, :n] = H, Dc.T, Dc
-        step = torch.linalg.lstsq(M, -torch.cat([gL, c]).unsqueeze(1)).solution.squeeze(1)
-        return z + step[:n], mu + step[n:].reshape(mu.shape)
-
-    def merit(z: Tensor, mu: Tensor) -> float:
-        gL, c = kkt_residual(z, mu)
-        return float(gL.abs().max()) + float(c.abs().max())
+    kkt = _KKT(field, d, unflat, constraint)
 
     v = {n: t.detach().clone().requires_grad_(True) for n, t in v0.items()}
     mu = torch.zeros_like(y)
@@ -186,20 +222,15 @@ def min_norm_interpolant(
 
     bar = tqdm(total=max_outer, disable=not progress, leave=False, desc="augmented Lagrangian")
     outer = 0
-    for outer in range(1, max_outer + 1):
-        opt = torch.optim.LBFGS(list(v.values()), lr=1.0, max_iter=max_iter, history_size=50,
-                                tolerance_grad=tol_grad, tolerance_change=1e-16,
-                                line_search_fn="strong_wolfe")
+    for _ in range(max_outer):
+        outer += 1
 
-        def closure() -> Tensor:
-            opt.zero_grad()
+        def augmented(mu: Tensor = mu, rho: float = rho) -> Tensor:
             c = constraint(v)
-            L = _norm_sq(v, field, d) + (mu * c).sum() + 0.5 * rho * (c**2).sum()
-            L.backward()
-            return L
+            return _norm_sq(v, field, d) + (mu * c).sum() + 0.5 * rho * (c**2).sum()
 
         with fused_gradients():  # first derivatives only inside the L-BFGS run
-            opt.step(closure)
+            lbfgs(augmented, list(v.values()), max_iter=max_iter, tol_grad=tol_grad, tol_change=1e-16)
         with torch.no_grad():
             c = constraint(v)
             viol = float(c.abs().max())
@@ -208,14 +239,7 @@ def min_norm_interpolant(
         if newton_steps and viol <= kkt_switch:
             # Close to feasibility: finish with Newton steps on the KKT system (quadratic
             # convergence), kept while the KKT residual decreases.
-            z = torch.cat([v[n].detach().reshape(-1) for n in names])
-            best = merit(z, mu)
-            for _ in range(newton_steps):
-                z_new, mu_new = kkt_step(z, mu)
-                m_new = merit(z_new, mu_new)
-                if not m_new < best:
-                    break
-                z, mu, best = z_new, mu_new, m_new
+            z, mu = kkt.polish(flatten(v)[0], mu, newton_steps)
             with torch.no_grad():
                 for n, t in unflat(z).items():
                     v[n].copy_(t)
@@ -228,14 +252,15 @@ def min_norm_interpolant(
             rho = min(rho * rho_growth, rho_max)
         prev_viol = viol
     bar.close()
-    z = torch.cat([v[n].detach().reshape(-1) for n in names])
-    gL, _ = kkt_residual(z, mu)
+    z = flatten(v)[0]
+    gL, _ = kkt.residual(z, mu)
     v_out = detach(v)
     with torch.no_grad():
         res = float(constraint(v_out).abs().max())
         nsq = float(_norm_sq(v_out, field, d))
-    return MinNorm(v_out, nsq, res, mu.detach(), float(gL.norm()), rho, outer, converged, history,
-                   time.perf_counter() - start)
+    return MinNorm(
+        v_out, nsq, res, mu.detach(), float(gL.norm()), rho, outer, converged, history, time.perf_counter() - start
+    )
 
 
 __all__ = ["MinNorm", "min_norm_interpolant"]

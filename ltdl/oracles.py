@@ -1,8 +1,9 @@
-"""Closed-form solutions used as exact tests (paper-notes §3.5).
+"""Closed-form solutions used as exact tests.
 
 Model: dx/dt = b(t) (the ``outer`` field with w ≡ 0), one point x0 with target y,
 δ = y − x0, e = x − y.
 """
+
 from __future__ import annotations
 
 import math
@@ -22,8 +23,12 @@ def bias_erm(x0: Tensor, y: Tensor, *, T: float, lam: float) -> dict[str, Tensor
     _checks.positive("lam", lam)
     delta = y - x0
     n2 = float((delta**2).sum())
-    return {"b": delta / (T + lam), "E": n2 * (lam / (T + lam)) ** 2,
-            "J": lam * n2 / (T + lam), "v": T * delta / (T + lam)}
+    return {
+        "b": delta / (T + lam),
+        "E": n2 * (lam / (T + lam)) ** 2,
+        "J": lam * n2 / (T + lam),
+        "v": T * delta / (T + lam),
+    }
 
 
 def bias_integral(e0: Tensor, t: Tensor, *, T: float, beta: float, lam: float) -> dict[str, Tensor | float]:

@@ -1,10 +1,15 @@
 """Drawing only: nothing here computes a number that a test needs."""
+
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
+
+if TYPE_CHECKING:
+    import matplotlib.colors
 
 STYLE = Path(__file__).with_name("ltdl.mplstyle")
 
@@ -34,7 +39,9 @@ def trajectories_2d(ax, traj, classes=None, *, max_points: int = 200, cmap: str 
     return ax
 
 
-def decision_region(ax, predict, *, lim: float = 2.0, n: int = 200, levels=None, cmap: str = "coolwarm"):
+def decision_region(
+    ax, predict, *, lim: float = 2.0, n: int = 200, levels=None, cmap: str | matplotlib.colors.Colormap = "coolwarm"
+):
     """Filled contour of ``predict(points (M, 2)) -> (M,)`` on [−lim, lim]²."""
     g = np.linspace(-lim, lim, n)
     X, Y = np.meshgrid(g, g)
@@ -61,9 +68,15 @@ def control_norm_plot(ax, t, norms, *, label: str | None = None):
 
 
 _ANIMATION_ICONS = {  # matplotlib's player uses Font Awesome from a CDN; plain symbols need nothing
-    "fa fa-play fa-flip-horizontal": "&#9664;", "fa fa-play": "&#9654;", "fa fa-pause": "&#10074;&#10074;",
-    "fa fa-fast-backward": "&#9198;", "fa fa-fast-forward": "&#9197;", "fa fa-step-backward": "&#9664;&#10072;",
-    "fa fa-step-forward": "&#10072;&#9654;", "fa fa-minus": "&minus;", "fa fa-plus": "+",
+    "fa fa-play fa-flip-horizontal": "&#9664;",
+    "fa fa-play": "&#9654;",
+    "fa fa-pause": "&#10074;&#10074;",
+    "fa fa-fast-backward": "&#9198;",
+    "fa fa-fast-forward": "&#9197;",
+    "fa fa-step-backward": "&#9664;&#10072;",
+    "fa fa-step-forward": "&#10072;&#9654;",
+    "fa fa-minus": "&minus;",
+    "fa fa-plus": "+",
 }
 
 

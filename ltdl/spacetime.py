@@ -1,6 +1,6 @@
-"""Continuous space-time networks and their moving-grid discretisation (R7, paper-notes §4).
+"""Continuous space-time networks and their moving-grid discretisation (R7).
 
-The model [reconstructed, to verify] on the neuron-index domain Ω = (0, 1):
+The model (our reconstruction from the paper's abstracts) on the neuron-index domain Ω = (0, 1):
 
     ∂_t x(t, ξ) = ∫_Ω w(t, ξ, ζ) σ(x(t, ζ)) dζ + b(t, ξ),      P x = ∫_Ω p(ξ) x(ξ) dξ,
 
@@ -21,7 +21,7 @@ model is the ``outer`` neural ODE of width n with W_{jl} = h w(ξ_j, ξ_l) and b
 :class:`SpaceTimeField` is an :class:`ltdl.Field` whose state dimension is the grid width, so
 :class:`ltdl.Problem`, :func:`ltdl.flow` and :func:`ltdl.train` drive it unchanged.
 
-**Moving grid = variable width** [reconstructed, to verify]. With widths n_0, …, n_K one Euler
+**Moving grid = variable width** (our reconstruction). With widths n_0, …, n_K one Euler
 step maps grid n_k to grid n_{k+1}:
 
     x^{k+1} = I_k x^k + Δt (W^k σ(x^k) + b^k),   W^k ∈ R^{n_{k+1}×n_k},  b^k ∈ R^{n_{k+1}},
@@ -30,11 +30,13 @@ where I_k (:func:`interpolation_matrix`) is the fixed piecewise-linear interpola
 two midpoint grids: a ResNet whose width changes with depth and whose skip connection is I_k
 (:func:`moving_grid_flow`, :func:`resnet_weights`, :class:`MovingGridProblem`).
 """
+
 from __future__ import annotations
 
 import math
 import numbers
 from collections.abc import Sequence
+from typing import cast
 
 import torch
 from torch import Tensor
@@ -139,9 +141,10 @@ def embed_data(x: Tensor, n: int, *, kind: str = "cosine") -> Tensor:
 def readout_map(n: int, m: int, *, kind: str = "cosine", dtype: torch.dtype = torch.float64, device=None) -> OutputMap:
     """P x = ∫_Ω p(ξ) x(ξ) dξ by the midpoint rule on the width-n grid: A = h p(ξ_j)ᵀ, ``(m, n)``.
 
-    ``cosine``: p_c = φ_{c−1}; ``legendre``: p_c = the Legendre polynomial of degree c−1; ``cells``: p_c = m · indicator of cell c (the cell average). With
-    the same ``kind`` and m = d, P inverts :func:`embed_data` in the continuum limit (exactly on
-    every grid with n ≥ d for ``cosine``).
+    ``cosine``: p_c = φ_{c−1}; ``legendre``: p_c = the Legendre polynomial of degree c−1;
+    ``cells``: p_c = m · indicator of cell c (the cell average). With the same ``kind`` and
+    m = d, P inverts :func:`embed_data` in the continuum limit (exactly on every grid with n ≥ d
+    for ``cosine``).
     """
     _checks.integer("n", n)
     _checks.integer("m", m)
@@ -290,7 +293,9 @@ def moving_grid_flow(field: SpaceTimeField, x0: Tensor, u: Controls, T, widths) 
     _checks.tensor("x0", x0, min_ndim=2)
     K, widths = _check_flow_args(field, u, widths)
     if x0.shape[-1] != widths[0]:
-        raise ValueError(f"x0 must live on the first grid (last dimension n_0={widths[0]}), got shape {tuple(x0.shape)}")
+        raise ValueError(
+            f"x0 must live on the first grid (last dimension n_0={widths[0]}), got shape {tuple(x0.shape)}"
+        )
     for name, t in u.items():
         if t.dtype != x0.dtype:
             raise ValueError(f"u[{name!r}] must have the dtype of x0 ({x0.dtype}), got {t.dtype}")
@@ -334,9 +339,21 @@ class MovingGridProblem:
         loss, beta, final_weight: as in :class:`ltdl.Problem`.
     """
 
-    def __init__(self, field: SpaceTimeField, x: Tensor, y: Tensor, *, T, K: int, widths, lam,
-                 embedding: str = "cosine", loss: Loss = Loss(), beta: float = 0.0,
-                 final_weight: float = 1.0) -> None:
+    def __init__(
+        self,
+        field: SpaceTimeField,
+        x: Tensor,
+        y: Tensor,
+        *,
+        T,
+        K: int,
+        widths,
+        lam,
+        embedding: str = "cosine",
+        loss: Loss = Loss(),
+        beta: float = 0.0,
+        final_weight: float = 1.0,
+    ) -> None:
         if not isinstance(field, SpaceTimeField):
             raise ValueError(f"field must be a SpaceTimeField, got {type(field).__name__}")
         _checks.tensor("x", x, ndim=2)
@@ -356,8 +373,9 @@ class MovingGridProblem:
         self.T, self.K, self.lam, self.beta, self.final_weight = T, K, lam, beta, final_weight
         self.embedding = embedding
         m = y.shape[-1]
-        self.readouts = {n: readout_map(n, m, kind=embedding, dtype=x.dtype, device=x.device)
-                         for n in sorted(set(self.widths))}
+        self.readouts = {
+            n: readout_map(n, m, kind=embedding, dtype=x.dtype, device=x.device) for n in sorted(set(self.widths))
+        }
         self.P = self.readouts[self.widths[-1]]
         self.x0 = embed_data(x, self.widths[0], kind=embedding)
 
@@ -367,8 +385,9 @@ class MovingGridProblem:
 
     def init_controls(self, *, kind: str = "zero", scale: float = 0.01, seed: int | None = None) -> Controls:
         """Coefficient controls ``{"w": (K, M, M), "b": (K, M)}`` (see :func:`ltdl.init_controls`)."""
-        return init_controls(self.field, self.d, self.K, kind=kind, scale=scale, seed=seed,
-                             dtype=self.x.dtype, device=self.x.device)
+        return init_controls(
+            self.field, self.d, self.K, kind=kind, scale=scale, seed=seed, dtype=self.x.dtype, device=self.x.device
+        )
 
     def trajectory(self, u: Controls) -> list[Tensor]:
         """x^0..x^K, a list of ``(N, n_k)`` tensors."""
@@ -386,7 +405,7 @@ class MovingGridProblem:
         if self.beta > 0:
             out["integral"] = self.beta * trapezoid(curve, self.T)
         out["penalty"] = control_penalty(u, self.field, self.d, self.T, self.lam)
-        out["J"] = sum(v for k, v in out.items() if k != "E_T")
+        out["J"] = cast(Tensor, sum(v for k, v in out.items() if k != "E_T"))  # a sum of tensors (non-empty)
         return out
 
     def objective(self, u: Controls) -> Tensor:

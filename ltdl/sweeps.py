@@ -5,7 +5,7 @@ Two ways to run a sweep over the parameter pairs (T_s, λ_s), s = 0..S−1:
 
 * ``mode="chain"`` (the reference runs of R2–R4): one L-BFGS call per pair, in the given order,
   each started from the previous optimum moved by the R1 rescaling. The rescaled control
-  v(s) = T u(Ts) is the natural unknown (paper-notes R1), so the warm start keeps v fixed:
+  v(s) = T u(Ts) is the natural unknown (the book's result R1), so the warm start keeps v fixed:
   u_start = u_prev · T_prev / T. For a λ-sweep at fixed T the factor is 1.
 * ``mode="batch"``: one :class:`ltdl.Problem` whose T and λ are ``(S,)`` tensors, i.e. S
   independent problems trained as one (the sum of their objectives, whose gradient is blockwise).
@@ -15,23 +15,26 @@ The result, :class:`Sweep`, keeps the optimal controls of every problem and the 
 measurements: E_T, J_T, ‖v_T‖²_{L²(0,1)} = T ‖u_T‖²_{L²(0,T)}, and the distances between
 consecutive rescaled controls.
 """
+
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor
 
 from . import _checks
-from .controls import detach, flatten, num_layers, scale_controls, squared_norms
+from .controls import detach, num_layers, scale_controls, squared_norms
 from .costs import Loss, OutputMap
 from .fields import Controls, Field
+from .optim import gradient, train, train_newton
 from .problem import Problem
-from .train import train
 
 MODES = ("chain", "batch")
+_MSE = Loss()  # the default loss (immutable)
 
 
 def warm_start(u: Controls, T_from, T_to) -> Controls:
@@ -129,7 +132,7 @@ def sweep(
     lam,
     K: int,
     P: OutputMap | None = None,
-    loss: Loss = Loss(),
+    loss: Loss = _MSE,
     u0: Controls | None = None,
     mode: str = "chain",
     max_iter: int = 500,
@@ -139,6 +142,7 @@ def sweep(
     newton_steps: int = 0,
     progress: bool = False,
     desc: str | None = None,
+    compiled: bool = False,
 ) -> Sweep:
     """Solve the L²-regularised ERM problem for each pair (T_s, λ_s).
 
@@ -150,13 +154,19 @@ def sweep(
             (``batch``), tensors ``(K, ...)`` in t-form for the horizon T_0; zeros when None.
         mode: ``"chain"`` (sequential, warm-started by the R1 rescaling) or ``"batch"``
             (all problems as one batched L-BFGS run).
-        max_iter, tol_grad, tol_change, history_size: L-BFGS options (per problem for ``chain``).
-        newton_steps: at most this many Newton steps after each L-BFGS run (``chain`` only),
-            with the exact Hessian (autograd; meant for small problems, a few hundred controls).
-            L-BFGS stops when J no longer changes in floating point, which for the
-            ill-conditioned small-ε problems leaves v accurate to only ~1e-6; Newton steps use
-            the gradient alone and bring it to rounding level.
+        max_iter, tol_grad, tol_change, history_size: L-BFGS options (per problem for ``chain``);
+            ``tol_grad`` is the max-abs entry of ∂J/∂u at which L-BFGS stops.
+        newton_steps: after each L-BFGS run (``chain`` only), exactly this many damped Newton
+            steps of :func:`ltdl.train_newton` (``tol_grad=0``: a polish to rounding level,
+            not stopped by ``tol_grad``), with the exact Hessian (meant for small problems, a
+            few hundred controls). L-BFGS stops when J no longer changes in floating point,
+            which for the ill-conditioned small-ε problems leaves v accurate to only ~1e-6;
+            Newton steps use the gradient alone and bring it to rounding level.
         progress: a tqdm bar over the problems (``chain``) or the evaluations (``batch``).
+        compiled: run L-BFGS on the fused objective of :mod:`ltdl.compiled` (compiled by
+            torch.compile where a C++ compiler is found). Gradients equal the default path's up to
+            rounding, so L-BFGS may take a different path to the same minimiser; Newton polishing,
+            the reported values and the optimality measure use the default path. Off by default.
 
     Returns:
         A :class:`Sweep`.
@@ -184,11 +194,13 @@ def sweep(
             raise ValueError(f"u0 must have K={K} layers")
         for name, t in u0.items():
             if t.ndim != len(field.shapes(d)[name]) + 1:
-                raise ValueError(f"u0[{name!r}] must have shape (K, ...) without a batch dimension, got {tuple(t.shape)}")
+                raise ValueError(
+                    f"u0[{name!r}] must have shape (K, ...) without a batch dimension, got {tuple(t.shape)}"
+                )
     _checks.integer("newton_steps", newton_steps, minimum=0)
     if newton_steps and mode == "batch":
         raise ValueError("newton_steps must be 0 for mode='batch' (Newton polishing runs per problem)")
-    opts = dict(max_iter=max_iter, tol_grad=tol_grad, tol_change=tol_change, history_size=history_size)
+    opts: dict[str, Any] = dict(max_iter=max_iter, tol_grad=tol_grad, tol_change=tol_change, history_size=history_size)
     start = time.perf_counter()
     if mode == "chain":
         from tqdm.auto import tqdm
@@ -196,12 +208,15 @@ def sweep(
         controls, E, J, n_iter, grads = [], [], [], [], []
         u = u0
         T_prev = float(Ts[0])
-        for T_s, lam_s in tqdm(list(zip(Ts, lams)), disable=not progress, desc=desc, leave=False):
+        for T_s, lam_s in tqdm(list(zip(Ts, lams, strict=True)), disable=not progress, desc=desc, leave=False):
             T_s, lam_s = float(T_s), float(lam_s)
             prob = Problem(field, x, y, T=T_s, K=K, lam=lam_s, P=P, loss=loss)
             start_u = None if u is None else warm_start(u, T_prev, T_s)
-            res = train(prob, start_u, **opts)
-            u_s = _newton(prob, res.controls, newton_steps) if newton_steps else res.controls
+            res = train(_fit(prob, compiled), start_u, **opts)
+            if newton_steps:
+                u_s = train_newton(prob, res.controls, lbfgs_iter=0, tol_grad=0.0, max_steps=newton_steps).controls
+            else:
+                u_s = res.controls
             with torch.no_grad():
                 terms = prob.terms(u_s)
             u, T_prev = u_s, T_s
@@ -216,59 +231,41 @@ def sweep(
         lam_t = torch.as_tensor(lams, dtype=x.dtype)
         prob = Problem(field, x, y, T=T_t, K=K, lam=lam_t, P=P, loss=loss)
         start_u = None if u0 is None else {n: t.expand(S, *t.shape).clone() for n, t in u0.items()}
-        res = train(prob, start_u, progress=progress, desc=desc, **opts)
+        res = train(_fit(prob, compiled), start_u, progress=progress, desc=desc, **opts)
         controls = [{n: t[s].clone() for n, t in res.controls.items()} for s in range(S)]
         E = res.terms["E_T"].tolist()
         J = res.terms["J"].tolist()
         n_iter = [res.n_iter] * S
-        g = _grad_tensors(prob, res.controls)
+        g = gradient(prob, res.controls)
         grads = [max(float(t[s].abs().max()) for t in g.values()) / Ts[s] for s in range(S)]
-    return Sweep(Ts, lams, K, field, d, controls, np.array(E), np.array(J), np.array(n_iter),
-                 np.array(grads), mode, time.perf_counter() - start)
+    return Sweep(
+        Ts,
+        lams,
+        K,
+        field,
+        d,
+        controls,
+        np.array(E),
+        np.array(J),
+        np.array(n_iter),
+        np.array(grads),
+        mode,
+        time.perf_counter() - start,
+    )
 
 
-def _grad_tensors(prob: Problem, u: Controls) -> Controls:
-    u = {n: t.detach().clone().requires_grad_(True) for n, t in u.items()}
-    J = prob.objective(u).sum()
-    names = list(u)
-    return dict(zip(names, torch.autograd.grad(J, [u[n] for n in names])))
+def _fit(prob: Problem, compiled: bool) -> Problem:
+    """The problem L-BFGS minimises: ``prob`` itself, or its fused version (:mod:`ltdl.compiled`)."""
+    if not compiled:
+        return prob
+    from .compiled import maybe_compile
+
+    return maybe_compile(prob)
 
 
 def _grad_max(prob: Problem, u: Controls) -> float:
     """max |∂J/∂u| (t-form); ∂J/∂v = (∂J/∂u)/T."""
-    return max(float(t.abs().max()) for t in _grad_tensors(prob, u).values())
-
-
-def _newton(prob: Problem, u: Controls, steps: int) -> Controls:
-    """Up to ``steps`` Newton steps on J (see :func:`newton_polish`)."""
-    return newton_polish(lambda w: prob.objective(w).sum(), u, steps)
-
-
-def newton_polish(objective, u: Controls, steps: int) -> Controls:
-    """Up to ``steps`` Newton steps on ``objective(u)`` (a scalar) with the exact Hessian.
-
-    A step is kept only while max |∇| decreases and the Hessian is positive definite (a
-    Cholesky factorisation succeeds); otherwise the current point is returned. For small
-    problems (a few hundred unknowns) near a strict local minimum.
-    """
-    _checks.integer("steps", steps, minimum=0)
-    z, unflat = flatten(u)
-
-    def J(z: Tensor) -> Tensor:
-        return objective(unflat(z))
-
-    g = torch.autograd.functional.jacobian(J, z)
-    for _ in range(steps):
-        H = torch.autograd.functional.hessian(J, z, vectorize=True)
-        L, info = torch.linalg.cholesky_ex(H)
-        if int(info) != 0:  # not positive definite: not near a strict minimum, stop here
-            break
-        z_new = z - torch.cholesky_solve(g.unsqueeze(1), L).squeeze(1)
-        g_new = torch.autograd.functional.jacobian(J, z_new)
-        if not bool(g_new.abs().max() < g.abs().max()):
-            break
-        z, g = z_new, g_new
-    return detach(unflat(z))
+    return max(float(t.abs().max()) for t in gradient(prob, u).values())
 
 
 def doubling(start: float, stop: float) -> list[float]:
@@ -283,4 +280,4 @@ def doubling(start: float, stop: float) -> list[float]:
     return out
 
 
-__all__ = ["Sweep", "doubling", "newton_polish", "sweep", "warm_start"]
+__all__ = ["Sweep", "doubling", "sweep", "warm_start"]

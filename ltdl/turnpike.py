@@ -1,21 +1,21 @@
 """Helpers for the turnpike chapters (R5 tracking, R6 integral regulariser).
 
-* :func:`train_newton`: a short L-BFGS run, then damped Newton steps with the exact Hessian
-  (autograd), down to a gradient at rounding level. The turnpike's middle arc is made of
-  values of 1e-6 … 1e-12 whose contribution to J is far below L-BFGS's stopping tests; Newton
-  resolves them, and its last Hessian certifies a strict local minimum.
+* :func:`ltdl.train_newton` (in :mod:`ltdl.optim`) is the solver of these chapters: the
+  turnpike's middle arc is made of values of 1e-6 … 1e-12 whose contribution to J is far below
+  L-BFGS's stopping tests; Newton resolves them, and its last Hessian certifies a strict local
+  minimum.
 * :func:`linearised_rate`: the decay rate μ predicted by linearising the problem at the
   turnpike (x̄, u = 0) — a linear–quadratic problem whose slowest controllable mode decays like
   e^{−μ t} (continuous) or like ρ^k, ρ = e^{−μ_Δt Δt} (Euler + trapezoid, step Δt).
 * :func:`first_time_below`: the first grid time at which a curve is ≤ ε (the depth estimate).
 * :func:`bias_integral_discrete`: the exact minimiser of the *discrete* companion oracle
   (Euler, trapezoid, λΔtΣ|b_k|²), by one linear solve; :func:`ltdl.bias_integral` is the
-  continuous one (paper-notes §3.5).
+  continuous one.
 """
+
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,107 +23,28 @@ import torch
 from torch import Tensor
 
 from . import _checks
-from .controls import detach, flatten
-from .fields import Controls, Field
-from .flows import check_states
-from .problem import Problem
-from .train import Result, train
+from .fields import Field
+from .optim import Certificate, train_newton  # noqa: F401  (re-exported for old imports)
 
 
-@dataclass(frozen=True)
-class Certificate:
-    """How well :func:`train_newton` solved its problem.
+def _controllable_singular_values(field: Field, x_bar: Tensor, weight: float, lam: float, dt: float | None) -> Tensor:
+    """Checked arguments → the non-zero singular values of B = ∂f/∂u at (x̄, 0), stacked over points."""
+    _checks.tensor("x_bar", x_bar, ndim=2)
+    _checks.positive("weight", weight)
+    _checks.positive("lam", lam)
+    if dt is not None:
+        _checks.positive("dt", dt)
+    N, d = x_bar.shape
+    shapes = field.shapes(d)
+    zero = {n: torch.zeros(s, dtype=x_bar.dtype) for n, s in shapes.items()}
+    if float(field(x_bar, zero).abs().max()) > 1e-14:
+        raise ValueError("field must satisfy f(x, 0) = 0 at x_bar (x_bar is then a steady state)")
+    from torch.func import jacrev
 
-    Attributes:
-        grad_max: max |∂J/∂u| at the returned controls.
-        min_eig: smallest eigenvalue of the Hessian of J there (> 0: a strict local minimum).
-        lbfgs_iter: L-BFGS iterations of the warm-up.
-        newton_steps: Newton steps taken.
-    """
-
-    grad_max: float
-    min_eig: float
-    lbfgs_iter: int
-    newton_steps: int
-
-
-def train_newton(
-    problem: Problem,
-    u0: Controls | None = None,
-    *,
-    lbfgs_iter: int = 30,
-    tol_grad: float = 1e-12,
-    max_steps: int = 40,
-) -> tuple[Result, Certificate]:
-    """Minimise J: ``lbfgs_iter`` L-BFGS iterations, then damped Newton with the exact Hessian.
-
-    Each Newton step solves (H + τI) p = −g with the smallest τ ≥ 0 (from a geometric ladder)
-    for which the Cholesky factorisation succeeds, then backtracks on J (Armijo). τ shrinks after
-    full steps, so near a strict minimum the steps are pure Newton (quadratic convergence).
-    Stops when max |g| ≤ ``tol_grad`` or after ``max_steps`` steps. Meant for small problems
-    (up to about a thousand scalar controls): the Hessian costs one vectorised
-    reverse-over-reverse pass and O(n²) memory. Not for batched problems or a trainable P.
-
-    Returns:
-        The :class:`ltdl.Result` (``n_iter`` = L-BFGS iterations + Newton steps; ``history``
-        holds J after each Newton step) and a :class:`Certificate`.
-    """
-    _checks.integer("lbfgs_iter", lbfgs_iter, minimum=0)
-    _checks.positive("tol_grad", tol_grad)
-    _checks.integer("max_steps", max_steps, minimum=0)
-    if problem.batch != ():
-        raise ValueError(f"problem must be a single problem (scalar T and lam), got batch shape {problem.batch}")
-    if problem.P.trainable:
-        raise ValueError("problem.P must be fixed (trainable=False) for train_newton")
-    from torch.func import grad, jacrev
-
-    start = time.perf_counter()
-    u = problem.init_controls() if u0 is None else detach(u0)
-    n_lbfgs = 0
-    if lbfgs_iter > 0:
-        res = train(problem, u, max_iter=lbfgs_iter)
-        u, n_lbfgs = res.controls, res.n_iter
-    z, unflat = flatten({n: u[n] for n in problem.field.shapes(problem.d)})
-
-    def J(w: Tensor) -> Tensor:
-        return problem.objective(unflat(w))
-
-    G = grad(J)
-    H = jacrev(G)
-    eye = torch.eye(z.numel(), dtype=z.dtype)
-    tau, steps, history = 0.0, 0, []
-    g = G(z)
-    Hm = None
-    while steps < max_steps and float(g.abs().max()) > tol_grad:
-        Hm = H(z)
-        scale = float(Hm.diagonal().abs().max())
-        while True:
-            L, info = torch.linalg.cholesky_ex(Hm + tau * eye)
-            if int(info) == 0:
-                break
-            tau = max(4 * tau, 1e-8 * scale)
-        p = torch.cholesky_solve(-g.unsqueeze(1), L).squeeze(1)
-        J0, slope, a = float(J(z)), float(g @ p), 1.0
-        while a > 1e-12:
-            J1 = float(J(z + a * p))
-            if J1 <= J0 + 1e-4 * a * slope or abs(J1 - J0) <= 1e-15 * max(abs(J0), 1.0):
-                break
-            a /= 2
-        z = z + a * p
-        tau = tau / 8 if a == 1.0 else max(4 * tau, 1e-8 * scale)
-        if tau < 1e-12 * scale:
-            tau = 0.0
-        steps += 1
-        history.append(float(J(z)))
-        g = G(z)
-    Hm = H(z)
-    min_eig = float(torch.linalg.eigvalsh(Hm)[0])
-    u_opt = detach(unflat(z))
-    with torch.no_grad():
-        traj = problem.trajectory(u_opt)
-        terms = {k: v.detach() for k, v in problem.terms(u_opt, traj).items()}
-    result = Result(u_opt, traj, terms, history, n_lbfgs + steps, time.perf_counter() - start)
-    return result, Certificate(float(g.abs().max()), min_eig, n_lbfgs, steps)
+    jac = jacrev(lambda u: field(x_bar, u))(zero)  # name -> (N, d, *shape)
+    B = torch.cat([jac[n].reshape(N * d, -1) for n in shapes], dim=1)
+    s = torch.linalg.svdvals(B)
+    return s[s > 1e-10 * s.max()]
 
 
 def linearised_rate(field: Field, x_bar: Tensor, *, weight: float, lam: float, dt: float | None = None) -> float:
@@ -146,23 +67,8 @@ def linearised_rate(field: Field, x_bar: Tensor, *, weight: float, lam: float, d
         lam: the L² penalty weight λ > 0.
         dt: Euler step; None for the continuous rate.
     """
-    _checks.tensor("x_bar", x_bar, ndim=2)
-    _checks.positive("weight", weight)
-    _checks.positive("lam", lam)
-    if dt is not None:
-        _checks.positive("dt", dt)
-    N, d = x_bar.shape
-    shapes = field.shapes(d)
-    zero = {n: torch.zeros(s, dtype=x_bar.dtype) for n, s in shapes.items()}
-    if float(field(x_bar, zero).abs().max()) > 1e-14:
-        raise ValueError("field must satisfy f(x, 0) = 0 at x_bar (x_bar is then a steady state)")
-    from torch.func import jacrev
-
-    jac = jacrev(lambda u: field(x_bar, u))(zero)  # name -> (N, d, *shape)
-    B = torch.cat([jac[n].reshape(N * d, -1) for n in shapes], dim=1)
-    s = torch.linalg.svdvals(B)
-    s = s[s > 1e-10 * s.max()]
-    mu = float(s.min()) * math.sqrt(weight / (N * lam))
+    s = _controllable_singular_values(field, x_bar, weight, lam, dt)
+    mu = float(s.min()) * math.sqrt(weight / (x_bar.shape[0] * lam))
     if dt is None:
         return mu
     return 2.0 / dt * math.asinh(mu * dt / 2.0)
@@ -186,7 +92,9 @@ def turnpike_rate(t, y, *, T: float, margin: float = 1.0, floor: float = 1e-10) 
         raise ValueError(f"t and y must have the same length, got {t.size} and {y.size}")
     m = (t >= margin - 1e-12) & (t <= T - margin + 1e-12) & (y >= floor)
     if m.sum() < 3:
-        raise ValueError(f"margin leaves fewer than 3 points in [margin, T - margin] above floor (T={T}, margin={margin})")
+        raise ValueError(
+            f"margin leaves fewer than 3 points in [margin, T - margin] above floor (T={T}, margin={margin})"
+        )
     t, ly = t[m], np.log(y[m])
     mu0 = max(-np.polyfit(t[: max(2, t.size // 2)], ly[: max(2, t.size // 2)], 1)[0], 1e-3)
 
@@ -242,3 +150,113 @@ def bias_integral_discrete(e0: Tensor, *, T: float, K: int, beta: float, lam: fl
     J = float(gains @ D @ gains + lam * dt * (c @ c)) * float((e0**2).sum())
     shape = (-1,) + (1,) * e0.ndim
     return {"e": gains.reshape(shape) * e0, "b": c.reshape(shape) * e0, "J": J}
+
+
+def linearised_rate_h1(
+    field: Field, x_bar: Tensor, *, weight: float, lam: float, dt: float | None = None
+) -> complex | None:
+    """Decay of the slowest controllable mode of the linearised tracking problem with an H¹ penalty.
+
+    The penalty is λ∫(|u|² + |u̇|²) dt (on the grid: λΔtΣ|u_k|² + λΣ|u_{k+1} − u_k|²/Δt). In the
+    singular basis of B (see :func:`linearised_rate`) the modes decouple; one mode ż = s u with
+    running cost q z² + λ(u² + u̇²) has the Euler–Lagrange equation q z − (λ/s²) z̈ + (λ/s²) z'''' = 0,
+    so z = e^{−r t} with r⁴ − r² + m² = 0, m = s·sqrt(q/λ) the L² rate of that mode. For m > ½
+    the roots are complex: the mode decays like e^{−Re(r) t} and oscillates with angular
+    frequency Im(r). On the Euler grid with the trapezoid rule the fourth-order recurrence has
+    the symbol w² − Δt² w + Δt⁴ m² = 0 in w = ρ + 1/ρ − 2, i.e. w = Δt² r², so the discrete root
+    is r_Δt = (2/Δt) asinh(r Δt / 2) (ρ = e^{−r_Δt Δt}), the L² formula applied to the complex r.
+
+    Args:
+        field, x_bar, weight, lam, dt: as in :func:`linearised_rate`.
+
+    Returns:
+        The complex root r (or r_Δt when ``dt`` is given) with the smallest positive real part
+        over all controllable modes: ``r.real`` is the decay rate of the distance, ``r.imag``
+        the angular frequency of its oscillation (0 for an overdamped mode); None when no mode
+        is controllable (B = 0).
+    """
+    import cmath
+
+    N = x_bar.shape[0]
+    s = _controllable_singular_values(field, x_bar, weight, lam, dt)
+    best: complex | None = None
+    for sv in s.tolist():
+        m = sv * math.sqrt(weight / (N * lam))
+        disc = cmath.sqrt(1 - 4 * m * m)
+        for r2 in ((1 + disc) / 2, (1 - disc) / 2):
+            r = cmath.sqrt(r2)  # principal root: Re(r) >= 0
+            if dt is not None:
+                r = 2.0 / dt * cmath.asinh(r * dt / 2.0)
+            r = complex(abs(r.real), abs(r.imag))
+            if r.real > 0 and (best is None or r.real < best.real):
+                best = r
+    return best
+
+
+def envelope_rate(t, y, *, period: float, t_min: float, t_max: float) -> float:
+    """Decay rate of an oscillating exponential: the median of log(y(t)/y(t + period))/period.
+
+    For y(t)² = e^{−2αt}(A + B cos(2ωt + φ)), as for the norm of an underdamped mode, the ratio
+    over one period π/ω of the oscillation of y² is exactly e^{α·period}, whatever t; a single
+    exponential fit instead mixes the oscillation into the slope. log y is interpolated
+    linearly between grid points; the median over the grid times t_min ≤ t ≤ t_max − period
+    discards the few ratios spoiled by the dips of y between grid points.
+
+    Args:
+        t, y: a curve on a grid (y > 0 on the window).
+        period: the period of the oscillation of y² (π/ω for angular frequency ω of the mode).
+        t_min, t_max: the window; it must hold at least 3 grid times t ≤ t_max − period.
+    """
+    _checks.positive("period", period)
+    t = np.asarray(torch.as_tensor(t).detach().cpu(), dtype=float).ravel()
+    y = np.asarray(torch.as_tensor(y).detach().cpu(), dtype=float).ravel()
+    if t.size != y.size:
+        raise ValueError(f"t and y must have the same length, got {t.size} and {y.size}")
+    if not np.all(y > 0):
+        raise ValueError("y must be positive (its logarithm is taken)")
+    starts = t[(t >= t_min - 1e-12) & (t <= t_max - period + 1e-12)]
+    if starts.size < 3:
+        raise ValueError(
+            f"the window [t_min, t_max - period] = [{t_min}, {t_max - period}] holds fewer than 3 grid times"
+        )
+    ly = np.log(y)
+    rates = (np.interp(starts, t, ly) - np.interp(starts + period, t, ly)) / period
+    return float(np.median(rates))
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """Least-squares fit μ(T) ≈ μ∞ + Σ_p c_p T^{−p} (see :func:`rate_limit`)."""
+
+    mu_inf: float
+    coef: tuple[float, ...]
+    powers: tuple[int, ...]
+    max_resid: float
+
+
+def rate_limit(T, mu, *, powers=(2,)) -> RateLimit:
+    """Extrapolate fitted rates μ(T) to T → ∞ with the model μ∞ + Σ_p c_p T^{−p}.
+
+    Why T^{−2} first: a log-linear least-squares fit over a window of length L that is perturbed
+    only near its ends (the nonlinear transients, the faster modes) gets a slope error of order
+    (perturbation area)·L / L³ = O(1/L²); with the window [1, T − 1], L = T − 2.
+
+    Args:
+        T: horizons (at least len(powers) + 2 of them, so that a residual is left).
+        mu: the fitted rates, same length.
+        powers: the negative powers of T in the model.
+    """
+    T = np.asarray(T, dtype=float).ravel()
+    mu = np.asarray(mu, dtype=float).ravel()
+    powers = tuple(int(p) for p in powers)
+    if T.size != mu.size:
+        raise ValueError(f"T and mu must have the same length, got {T.size} and {mu.size}")
+    if not powers or any(p <= 0 for p in powers):
+        raise ValueError(f"powers must be positive integers, got {powers}")
+    if T.size < len(powers) + 2:
+        raise ValueError(f"T must hold at least {len(powers) + 2} horizons for {len(powers)} powers, got {T.size}")
+    if np.any(T <= 0):
+        raise ValueError("T must be positive")
+    A = np.column_stack([np.ones_like(T)] + [T ** (-p) for p in powers])
+    c = np.linalg.lstsq(A, mu, rcond=None)[0]
+    return RateLimit(float(c[0]), tuple(float(v) for v in c[1:]), powers, float(np.abs(mu - A @ c).max()))

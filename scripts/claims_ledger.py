@@ -3,59 +3,180 @@
 
     python scripts/claims_ledger.py [--claims docs/claims.yml] [--reports _build/reports] [--out chapters/claims.md]
 
-Inputs: docs/claims.yml (result -> chapter, theorem label, provenance tag, glue keys, unit tests),
-the executed chapter notebooks (glued values are read from their stored outputs), and the junit
-XML reports of the last test run (_build/reports/unit.xml, _build/reports/nbval.xml). A result
-whose check cells or tests failed gets a red row and an error admonition; a result with nothing
-measured or run yet is marked "not run".
+Inputs:
+- docs/claims.yml: per result (R1-R7, the reproduced examples, ...) the chapter, the label of the
+  box that states it, a one-sentence statement, and its checks: the quantity in words, the
+  prediction, the tolerance with its reason, and the measured value (a glue key of the chapter, or
+  a literal value with the reason why it is not glued); plus the unit tests that exercise it.
+- The chapter notebooks: the provenance tag is READ from the title of the labelled box (its trailing
+  ``[source]``, ``[authors' code]``, ``[derived]`` or ``[reconstructed]``: one source of truth with
+  the badge on the chapter page); measured values are read from the stored glue outputs; the check
+  cell of a value is the code cell that glues it, and its link goes to the anchor of the section
+  that holds that cell (the section's ``(label)=`` if it has one, else its heading's id) unless the
+  check names an anchor with ``at:``.
+- The junit XML reports of the last test run (_build/reports/unit.xml, _build/reports/nbval.xml):
+  a result whose check cells or tests failed is FAIL (red card, listed at the top); with no
+  report for it, "not run".
+
+Loud failures (exit code 2, one message per problem): a glue key that the chapter does not glue
+(the message lists the keys it does glue, closest first), a missing chapter, a missing label, a
+title without a known provenance tag, a malformed claims file.
 """
+
 from __future__ import annotations
 
 import argparse
+import difflib
 import html
+import importlib.util
 import json
+import os
+import re
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 GLUE_PREFIX = "application/papermill.record/"
-STYLE = {"pass": "background:#e6f4ea", "FAIL": "background:#fddede;color:#8a1111;font-weight:600",
-         "not run": "background:#fff6db"}
+
+
+def _repo_url() -> str:
+    """``repository.url`` of _config.yml (the one source); "" while the repository is not public."""
+    import yaml
+
+    cfg = yaml.safe_load((Path(__file__).resolve().parents[1] / "_config.yml").read_text())
+    return ((cfg.get("repository") or {}).get("url") or "").rstrip("/")
+
+
+REPO_URL = _repo_url()
+STATUS_CLASS = {"pass": "claim-pass", "FAIL": "claim-fail", "not run": "claim-notrun"}
+
+
+def _ext():
+    """The book's Sphinx extension: the list of provenance tags and the title-to-text conversion."""
+    spec = importlib.util.spec_from_file_location("ltdl_html", ROOT / "_ext" / "ltdl_html.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+EXT = _ext()
+
+
+class ClaimsError(ValueError):
+    """A problem with docs/claims.yml or with what it refers to (one or several messages)."""
+
+    def __init__(self, problems):
+        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        super().__init__("\n".join(self.problems))
+
+
+# docs/claims.yml --------------------------------------------------------------------------------
+def _str(d: dict, key: str, where: str, problems: list, required: bool = True) -> None:
+    v = d.get(key)
+    if v is None and not required:
+        return
+    if not isinstance(v, str) or not v.strip():
+        problems.append(f"{where}: '{key}' must be a non-empty string, got {v!r}")
 
 
 def load_claims(path: Path) -> list[dict]:
     import yaml
 
-    data = yaml.safe_load(path.read_text())
+    data = yaml.safe_load(Path(path).read_text())
     rows = data.get("results") if isinstance(data, dict) else None
     if not isinstance(rows, list) or not rows:
-        raise ValueError(f"{path}: expected a mapping with a non-empty list 'results'")
-    seen = set()
+        raise ClaimsError(f"{path}: expected a mapping with a non-empty list 'results'")
+    problems, seen = [], set()
     for r in rows:
-        for key in ("id", "title", "chapter", "label", "tag"):
-            if not isinstance(r.get(key), str) or not r[key]:
-                raise ValueError(f"{path}: result {r.get('id', '?')} needs a string '{key}'")
-        if r["id"] in seen:
-            raise ValueError(f"{path}: duplicate result id {r['id']}")
-        seen.add(r["id"])
-        r.setdefault("glue", [])
+        if not isinstance(r, dict):
+            problems.append(f"{path}: every entry of 'results' must be a mapping, got {r!r}")
+            continue
+        where = f"{path}: result {r.get('id', '?')}"
+        for key in ("id", "chapter", "label", "statement"):
+            _str(r, key, where, problems)
+        _str(r, "title", where, problems, required=False)
+        if r.get("id") in seen:
+            problems.append(f"{where}: duplicate id")
+        seen.add(r.get("id"))
         r.setdefault("tests", [])
-        if not isinstance(r["glue"], list) or not isinstance(r["tests"], list):
-            raise ValueError(f"{path}: 'glue' and 'tests' of {r['id']} must be lists")
+        if not isinstance(r["tests"], list) or not all(isinstance(t, str) for t in r["tests"]):
+            problems.append(f"{where}: 'tests' must be a list of pytest node ids")
+        checks = r.get("checks")
+        if not isinstance(checks, list) or not checks:
+            problems.append(f"{where}: 'checks' must be a non-empty list")
+            continue
+        for k, c in enumerate(checks):
+            cw = f"{where}, check {k + 1}"
+            if not isinstance(c, dict):
+                problems.append(f"{cw}: must be a mapping")
+                continue
+            for key in ("quantity", "predicted", "tolerance"):
+                _str(c, key, cw, problems)
+            for key in ("unit", "at"):
+                _str(c, key, cw, problems, required=False)
+            if ("glue" in c) == ("value" in c):
+                problems.append(f"{cw}: give exactly one of 'glue' (a key the chapter glues) or 'value' (+ 'reason')")
+            elif "glue" in c:
+                _str(c, "glue", cw, problems)
+            else:
+                _str(c, "value", cw, problems)
+                _str(c, "reason", cw, problems)
+    if problems:
+        raise ClaimsError(problems)
     return rows
 
 
-def glue_values(nb_path: Path) -> dict[str, dict]:
-    """key -> {value (text/plain of the glued object), cell (index among code cells)}."""
+# the chapter ------------------------------------------------------------------------------------
+PRF = re.compile(
+    r"^(?P<fence>`{3,}|:{3,})\{prf:(?P<type>[\w-]+)\}[ \t]*(?P<title>[^\n]*)\n"
+    r"(?P<body>.*?)^(?P=fence)[ \t]*$",
+    re.M | re.S,
+)
+HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
+LABEL = re.compile(r"^\(([A-Za-z0-9_.:-]+)\)=\s*$")
+
+
+def heading_id(text: str) -> str:
+    """The HTML id Sphinx gives a section with this MyST heading (docutils make_id of its text)."""
+    from docutils.nodes import make_id
+
+    t = re.sub(r"\{[a-z:]+\}`([^`<]*?)(?:\s*<[^>]*>)?`", r"\1", text)  # {role}`text <target>` -> text
+    t = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", t)  # [text](url) -> text
+    t = t.replace("$", "").replace("`", "").replace("**", "").replace("*", "").replace("_", " ")
+    return make_id(t)
+
+
+def read_chapter(nb_path: Path) -> dict:
+    """Glued values (key -> value, code cell), prf boxes (label -> type, title) and, per code cell,
+    the anchor of the section that holds it."""
     import nbformat
 
     nb = nbformat.read(nb_path, as_version=4)
-    out, code_index = {}, -1
+    glue, prf, cell_anchor, cell_heading = {}, {}, {}, {}
+    anchor, head, code_index = "", "", -1
     for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            for m in PRF.finditer(cell.source):
+                lab = re.search(r"^:label:\s*(\S+)", m.group("body"), re.M)
+                if lab:
+                    prf[lab.group(1)] = {"type": m.group("type"), "title": m.group("title").strip()}
+            pending = None
+            for line in cell.source.splitlines():
+                lm, hm = LABEL.match(line.strip()), HEADING.match(line)
+                if lm:
+                    pending = lm.group(1)
+                elif hm:
+                    head = hm.group(2)
+                    anchor = pending or heading_id(head)
+                    pending = None
+                elif line.strip():
+                    pending = None
+            continue
         if cell.cell_type != "code":
             continue
         code_index += 1
+        cell_anchor[code_index], cell_heading[code_index] = anchor, head
         for o in cell.get("outputs", []):
             meta = o.get("metadata", {}).get("scrapbook")
             if not meta:
@@ -64,10 +185,30 @@ def glue_values(nb_path: Path) -> dict[str, dict]:
             text = data.get(GLUE_PREFIX + "text/plain", data.get("text/plain"))
             if isinstance(text, list):
                 text = "".join(text)
-            out[meta["name"]] = {"value": text, "cell": code_index}
-    return out
+            if isinstance(text, str) and len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
+                text = text[1:-1]
+            glue[meta["name"]] = {"value": text, "cell": code_index}
+    return {"glue": glue, "prf": prf, "anchor": cell_anchor, "heading": cell_heading}
 
 
+def glue_values(nb_path: Path) -> dict[str, dict]:
+    """key -> {value (text/plain of the glued object), cell (index among code cells)}."""
+    return read_chapter(nb_path)["glue"]
+
+
+def provenance(title: str, where: str) -> tuple[str, str]:
+    """(tag, title without the tag) of a box title; ClaimsError when the tag is missing or unknown."""
+    m = EXT.TAG_AT_END.match(title)
+    known = ", ".join(f"[{t}]" for t in EXT.PROVENANCE)
+    if not m:
+        raise ClaimsError(f"{where}: the title {title!r} ends with no provenance tag (one of {known})")
+    tag = EXT.normalise_tag(m.group("tag"))
+    if tag not in EXT.PROVENANCE:
+        raise ClaimsError(f"{where}: unknown provenance tag [{m.group('tag')}] in {title!r}; use one of {known}")
+    return tag, m.group("head").strip()
+
+
+# test reports -----------------------------------------------------------------------------------
 def read_junit(path: Path) -> list[dict]:
     """Test cases of a junit XML file: classname, name, file, outcome (passed/failed/skipped)."""
     if not path.is_file():
@@ -79,8 +220,14 @@ def read_junit(path: Path) -> list[dict]:
             outcome = "failed"
         elif tc.find("skipped") is not None:
             outcome = "skipped"
-        cases.append({"classname": tc.get("classname", ""), "name": tc.get("name", ""),
-                      "file": tc.get("file", ""), "outcome": outcome})
+        cases.append(
+            {
+                "classname": tc.get("classname", ""),
+                "name": tc.get("name", ""),
+                "file": tc.get("file", ""),
+                "outcome": outcome,
+            }
+        )
     return cases
 
 
@@ -99,59 +246,144 @@ def _match_cell(chapter: str, cell: int, case: dict) -> bool:
     return case["name"] == f"Cell {cell}" and stem in where
 
 
+def _outcomes(cases: list[dict]) -> str:
+    if not cases:
+        return "not in the last test report"
+    counts = {o: sum(c["outcome"] == o for c in cases) for o in ("passed", "failed", "skipped")}
+    return ", ".join(f"{n} {o}" for o, n in counts.items() if n)
+
+
+# rows -------------------------------------------------------------------------------------------
 def build_rows(claims: list[dict], reports: Path, root: Path = ROOT) -> list[dict]:
-    unit = read_junit(reports / "unit.xml")
-    nbval = read_junit(reports / "nbval.xml")
-    rows = []
+    unit = read_junit(Path(reports) / "unit.xml")
+    nbval = read_junit(Path(reports) / "nbval.xml")
+    rows, problems, chapters = [], [], {}
     for c in claims:
+        where = f"docs/claims.yml, {c['id']}"
         nb = root / (c["chapter"] + ".ipynb")
-        glued = glue_values(nb) if nb.is_file() else {}
-        values, checks, missing = {}, [], []
-        for key in c["glue"]:
-            if key in glued:
-                values[key] = glued[key]["value"]
-                checks.append(glued[key]["cell"])
+        if not nb.is_file():
+            problems.append(f"{where}: no chapter notebook {c['chapter']}.ipynb under {root}")
+            continue
+        ch = chapters.setdefault(c["chapter"], None) or read_chapter(nb)
+        chapters[c["chapter"]] = ch
+        box = ch["prf"].get(c["label"])
+        if box is None:
+            problems.append(
+                f"{where}: {nb.name} has no prf box labelled {c['label']!r} "
+                f"(labels there: {', '.join(sorted(ch['prf'])) or 'none'})"
+            )
+            continue
+        try:
+            tag, box_title = provenance(box["title"], f"{where}, {nb.name} {box['type']} {c['label']}")
+        except ClaimsError as exc:
+            problems += exc.problems
+            continue
+        checks, cell_cases = [], []
+        for k in c["checks"]:
+            row = dict(k)
+            if "glue" in k:
+                key = k["glue"]
+                if key not in ch["glue"]:
+                    near = difflib.get_close_matches(key, ch["glue"], n=5, cutoff=0.5)
+                    others = near + sorted(set(ch["glue"]) - set(near))
+                    problems.append(
+                        f"{where}: glue key {key!r} is not glued in the stored outputs of {nb.name} "
+                        f"(run the chapter, or re-map the key; closest keys there: "
+                        f"{', '.join(others[:12]) or 'none - the chapter has no stored glue outputs'})"
+                    )
+                    continue
+                g = ch["glue"][key]
+                row["measured"] = g["value"]
+                row["cell"] = g["cell"]
+                row["anchor"] = k.get("at") or ch["anchor"].get(g["cell"]) or c["label"]
+                row["section"] = ch["heading"].get(g["cell"], "")
+                row["cases"] = [t for t in nbval if _match_cell(c["chapter"], g["cell"], t)]
+                cell_cases += row["cases"]
             else:
-                missing.append(key)
-        cell_cases = [t for t in nbval if any(_match_cell(c["chapter"], k, t) for k in checks)]
-        test_cases = [t for t in unit if any(_match_test(s, t) for s in c["tests"])]
+                row["measured"] = k["value"]
+                row["cell"] = None
+                row["anchor"] = k.get("at") or c["label"]
+                row["section"] = ""
+                row["cases"] = []
+            checks.append(row)
+        tests = [{"spec": s, "cases": [t for t in unit if _match_test(s, t)]} for s in c["tests"]]
+        for s in c["tests"]:
+            if not (root / s.split("::")[0]).is_file():
+                problems.append(f"{where}: test file {s.split('::')[0]} does not exist")
+        test_cases = [t for x in tests for t in x["cases"]]
         outcomes = [t["outcome"] for t in cell_cases + test_cases]
+        glued = [x for x in checks if x["cell"] is not None]
         if "failed" in outcomes:
             status = "FAIL"
-        elif outcomes and all(o in ("passed", "skipped") for o in outcomes) and "passed" in outcomes \
-                and not missing and (not checks or cell_cases):
+        elif "passed" in outcomes and all(x["cases"] for x in glued) and all(x["cases"] for x in tests):
             status = "pass"
         else:
             status = "not run"
-        rows.append({**c, "notebook_exists": nb.is_file(), "values": values, "missing": missing,
-                     "check_cells": checks, "n_cell_cases": len(cell_cases),
-                     "n_test_cases": len(test_cases),
-                     "n_failed": outcomes.count("failed"), "status": status,
-                     "failed": [f"{t['classname']}::{t['name']}" for t in cell_cases + test_cases
-                                if t["outcome"] == "failed"]})
+        rows.append(
+            {
+                **c,
+                "title": c.get("title") or box_title,
+                "tag": tag,
+                "box_type": box["type"],
+                "checks": checks,
+                "test_results": tests,
+                "status": status,
+                "failed": [
+                    f"{t['classname']}::{t['name']}" for t in cell_cases + test_cases if t["outcome"] == "failed"
+                ],
+            }
+        )
+    if problems:
+        raise ClaimsError(problems)
     return rows
 
 
-def render(rows: list[dict], out: Path) -> str:
-    """MyST page; links are relative to ``out``'s folder."""
-    rel_base = out.parent
+# the page ---------------------------------------------------------------------------------------
+_MATH = re.compile(r"\$([^$]+)\$")
 
-    def link(row) -> str:
-        target = Path(row["chapter"] + ".html")
-        try:
-            rel = Path(*([".."] * len(rel_base.relative_to(ROOT).parts))) / target if rel_base.is_relative_to(ROOT) else target
-        except ValueError:
-            rel = target
-        return f'<a href="{html.escape(rel.as_posix())}#{html.escape(row["label"])}">{html.escape(row["label"])}</a>'
 
-    head = ["Result", "Statement", "Provenance", "Checked by", "Measured", "Status"]
+def inline(text: str) -> str:
+    """Plain words with optional $TeX$ and `code` as HTML (math typeset by MathJax on the page)."""
+    out, pos = [], 0
+    for m in re.finditer(r"\$([^$]+)\$|`([^`]+)`", text):
+        out.append(html.escape(text[pos : m.start()]))
+        if m.group(1) is not None:
+            out.append(f'<span class="math notranslate nohighlight">\\({html.escape(m.group(1))}\\)</span>')
+        else:
+            out.append(f"<code>{html.escape(m.group(2))}</code>")
+        pos = m.end()
+    out.append(html.escape(text[pos:]))
+    return "".join(out)
+
+
+def chapter_name(chapter: str) -> str:
+    m = re.match(r"(\d+)-", Path(chapter).name)
+    return f"Chapter {int(m.group(1))}" if m else Path(chapter).name
+
+
+def render(rows: list[dict], out: Path, root: Path = ROOT) -> str:
+    """MyST page (raw HTML cards); links are relative to ``out``'s folder, chapters under ``root``."""
+    base = Path(out).resolve().parent
+
+    def href(chapter: str, anchor: str) -> str:
+        rel = os.path.relpath(Path(root).resolve() / (chapter + ".html"), base)
+        return html.escape(f"{Path(rel).as_posix()}#{anchor}")
+
+    counts = {s: sum(r["status"] == s for r in rows) for s in ("pass", "FAIL", "not run")}
     lines = [
         "# What the code shows",
         "",
-        "This page is generated by `scripts/claims_ledger.py` from `docs/claims.yml`, the executed",
-        "chapters (values glued by their check cells) and the reports of the last test run",
-        "(`_build/reports/unit.xml`, `_build/reports/nbval.xml`). Do not edit it by hand.",
-        "A red row means that a check cell or a test of that result failed in the last run.",
+        "One card per result of the paper that this book checks, and per reproduced example. Each card",
+        "gives the statement, where it comes from (the provenance badge of the theorem box, explained in",
+        "the preface), what is measured, what the statement predicts, the tolerance of the check and",
+        "its reason, the value measured when the book was built, and links to the check cell on the",
+        "chapter page and to the tests. **Status** is that of the last test run: *pass* means the",
+        "check cells that compute these values and the listed tests ran and passed; *FAIL*, that one",
+        "of them failed; *not run*, that the last report does not include them.",
+        "",
+        f"This page is generated by `scripts/claims_ledger.py` from `docs/claims.yml`, the executed "
+        f"chapters and the last test reports. Now: {counts['pass']} pass, {counts['FAIL']} FAIL, "
+        f"{counts['not run']} not run.",
         "",
     ]
     failing = [r for r in rows if r["status"] == "FAIL"]
@@ -159,23 +391,56 @@ def render(rows: list[dict], out: Path) -> str:
         lines += [":::{error} Failing checks", ""]
         lines += [f"- **{r['id']}**: " + ", ".join(f"`{f}`" for f in r["failed"]) for r in failing]
         lines += [":::", ""]
-    lines += ['<table class="claims-ledger" style="width:100%;border-collapse:collapse">',
-              "<thead><tr>" + "".join(f"<th>{h}</th>" for h in head) + "</tr></thead>", "<tbody>"]
+    cards = ['<div class="claims-ledger">']
     for r in rows:
-        checked = []
-        if r["check_cells"]:
-            checked.append(f"check cell{'s' if len(r['check_cells']) > 1 else ''} "
-                           + ", ".join(str(k) for k in r["check_cells"]) + f" of {Path(r['chapter']).name}")
-        checked += [f"<code>{html.escape(t)}</code>" for t in r["tests"]]
-        measured = [f"<code>{html.escape(k)}</code> = {html.escape(str(v))}" for k, v in r["values"].items()]
-        measured += [f"<code>{html.escape(k)}</code>: not found" for k in r["missing"]]
-        anchor = link(r) if r["notebook_exists"] else f"{html.escape(r['label'])} (chapter not written yet)"
-        cls = {"pass": "claim-pass", "FAIL": "claim-fail", "not run": "claim-notrun"}[r["status"]]
-        cells = [f"<b>{r['id']}</b>", f"{html.escape(r['title'])}<br/>{anchor}", f"[{html.escape(r['tag'])}]",
-                 "<br/>".join(checked) or "none", "<br/>".join(measured) or "none", r["status"]]
-        lines.append(f'<tr class="{cls}" style="{STYLE[r["status"]]}">'
-                     + "".join(f'<td style="padding:4px;vertical-align:top">{x}</td>' for x in cells) + "</tr>")
-    lines += ["</tbody>", "</table>", ""]
+        key, text, tip = EXT.PROVENANCE[r["tag"]]
+        cards.append(f'<div class="claim-card {STATUS_CLASS[r["status"]]}" id="claim-{html.escape(r["id"].lower())}">')
+        cards.append(
+            f'<p class="claim-head"><span class="claim-id">{html.escape(r["id"])}</span> '
+            f'<a href="{href(r["chapter"], r["label"])}">{inline(r["title"])}</a> '
+            f'<span class="ltdl-prov ltdl-prov-{key}" title="{html.escape(tip)}">{html.escape(text)}</span> '
+            f'<span class="claim-status">{r["status"]}</span></p>'
+        )
+        cards.append(
+            f'<p class="claim-statement">{inline(r["statement"])} '
+            f'<span class="claim-where">({chapter_name(r["chapter"])})</span></p>'
+        )
+        for k in r["checks"]:
+            unit = f" {inline(k['unit'])}" if k.get("unit") else ""
+            measured = f"<b>{html.escape(str(k['measured']))}</b>{unit}"
+            if k["cell"] is None:
+                measured += f" (not glued: {inline(k['reason'])})"
+            where = chapter_name(r["chapter"])
+            if k["cell"] is not None:
+                sec = f": “{inline(k['section'])}”" if k["section"] else ""
+                link = f'<a href="{href(r["chapter"], k["anchor"])}">{where}, code cell {k["cell"]}{sec}</a>'
+                link += f" (last run: {_outcomes(k['cases'])})"
+            else:
+                link = f'<a href="{href(r["chapter"], k["anchor"])}">{where}</a>'
+            cards.append(
+                '<div class="claim-check"><dl class="claim-fields">'
+                f"<dt>Quantity</dt><dd>{inline(k['quantity'])}</dd>"
+                f"<dt>Predicted</dt><dd>{inline(k['predicted'])}</dd>"
+                f"<dt>Tolerance</dt><dd>{inline(k['tolerance'])}</dd>"
+                f"<dt>Measured</dt><dd>{measured}</dd>"
+                f"<dt>Checked in</dt><dd>{link}</dd></dl></div>"
+            )
+        if r["test_results"]:
+            # Tests link to the repository once it is public; until then they are named only.
+            tests = "<br/>".join(
+                (
+                    f'<a href="{REPO_URL}/blob/main/{html.escape(t["spec"].split("::")[0])}">'
+                    f"<code>{html.escape(t['spec'])}</code></a>"
+                    if REPO_URL
+                    else f"<code>{html.escape(t['spec'])}</code>"
+                )
+                + f": {_outcomes(t['cases'])}"
+                for t in r["test_results"]
+            )
+            cards.append(f'<dl class="claim-fields"><dt>Tests</dt><dd>{tests}</dd></dl>')
+        cards.append("</div>")
+    cards.append("</div>")
+    lines += cards + [""]
     return "\n".join(lines)
 
 
@@ -185,14 +450,18 @@ def main(argv=None) -> int:
     p.add_argument("--reports", type=Path, default=ROOT / "_build" / "reports")
     p.add_argument("--out", type=Path, default=ROOT / "chapters" / "claims.md")
     p.add_argument("--json", type=Path, default=None, help="also write the rows as JSON")
+    p.add_argument("--root", type=Path, default=ROOT, help="the book's folder (chapter paths are relative to it)")
     args = p.parse_args(argv)
     try:
-        rows = build_rows(load_claims(args.claims), args.reports)
-    except (OSError, ValueError) as exc:
+        rows = build_rows(load_claims(args.claims), args.reports, root=args.root)
+    except ClaimsError as exc:
+        print("claims_ledger: the ledger cannot be built:\n  " + "\n  ".join(exc.problems), file=sys.stderr)
+        return 2
+    except OSError as exc:
         print(f"claims_ledger: {exc}", file=sys.stderr)
         return 2
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(render(rows, args.out.resolve()))
+    args.out.write_text(render(rows, args.out.resolve(), root=args.root))
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2, default=str) + "\n")
     summary = {s: sum(r["status"] == s for r in rows) for s in ("pass", "FAIL", "not run")}

@@ -10,8 +10,10 @@ def test_trapezoid_exact_for_linear_and_second_order():
     for K in (1, 3, 10):
         t = torch.linspace(0, T, K + 1)
         assert abs(ltdl.trapezoid(3 * t + 1, T).item() - (1.5 * T**2 + T)) < 1e-13
-    errs = [abs(ltdl.trapezoid(torch.sin(torch.linspace(0, T, K + 1)), T).item() - (1 - math.cos(T)))
-            for K in (10, 20, 40, 80)]
+    errs = [
+        abs(ltdl.trapezoid(torch.sin(torch.linspace(0, T, K + 1)), T).item() - (1 - math.cos(T)))
+        for K in (10, 20, 40, 80)
+    ]
     assert abs(ltdl.loglog_slope([10, 20, 40, 80], errs).slope + 2) < 0.1
 
 

@@ -1,8 +1,9 @@
 """environment.yml, pyproject.toml and requirements-lock.txt name the same packages."""
+
 import re
-import tomllib
 from pathlib import Path
 
+import tomllib
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]

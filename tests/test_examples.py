@@ -1,4 +1,5 @@
 """The registry of the authors' examples (ltdl/examples.py): settings, targets, runner, errors."""
+
 import dataclasses
 import json
 import math
@@ -44,11 +45,27 @@ def test_tracking_targets_lie_exactly_in_the_zero_set_of_the_final_loss():
     assert torch.allclose(out, torch.tensor([-0.99, 0.99]), atol=1e-14, rtol=0)
 
 
+def _tanh_by_bisection(z: float) -> float:
+    """tanh z computed without tanh: the root v of log((1+v)/(1-v))/2 = z on (-1, 1)."""
+    lo, hi = -1.0, 1.0
+    for _ in range(100):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if 0.5 * math.log((1 + mid) / (1 - mid)) < z else (lo, mid)
+    return (lo + hi) / 2
+
+
 def test_the_authors_class_minus_one_target_misses_the_zero_set():
     a, b = torch.tensor(ex.AUTHORS_A), ex.AUTHORS_BIAS
     x_minus = torch.tensor([-6 / 0.8156, ex.AUTHORS_TARGET_X2[1]])
-    assert math.isclose(math.tanh(float(a @ x_minus) + b), -0.7989, abs_tol=1e-3)
-    assert math.tanh(float(a @ x_minus)) < -0.9999
+    # By hand: a·x_minus = 0.8156·(−6/0.8156) + (−0.4525)·(−2/(2·0.4525)) = −6 + 1 = −5 exactly.
+    z = float(a @ x_minus)
+    assert abs(z + 5.0) < 1e-12
+    # tanh(−5 + 3.9044) from its defining equation, independently of math.tanh / torch.tanh.
+    v = _tanh_by_bisection(-5.0 + b)
+    assert math.isclose(math.tanh(z + b), v, abs_tol=1e-15)
+    assert 1 + v > 0.1  # far from the label −1 (the class +1 target: 1 − tanh(9.654) < 1e-8)
+    assert 1 - _tanh_by_bisection(6 - 0.25 + b) < 1e-8
+    assert 1 + _tanh_by_bisection(-5.0) < 1e-4  # without the bias the target would be consistent
 
 
 def test_states_at_is_the_euler_polygon():
@@ -78,8 +95,15 @@ def test_run_example_smoke_shapes_and_plain_numbers(name):
     assert r["n_train"] + r["n_test"] == n and r["n_train"] == round(0.8 * n)
     assert r["trajectory"].shape == (spec.K + 1, r["n_train"], 2)
     assert r["test_trajectory"].shape == (spec.K + 1, r["n_test"], 2)
-    for key in ("train_accuracy", "test_accuracy", "final_risk", "test_risk", "objective",
-                "late_motion", "late_fraction"):
+    for key in (
+        "train_accuracy",
+        "test_accuracy",
+        "final_risk",
+        "test_risk",
+        "objective",
+        "late_motion",
+        "late_fraction",
+    ):
         assert isinstance(r[key], float) and math.isfinite(r[key]), key
     for key in ("times", "risk_curve", "accuracy_curve", "state_norms", "output_norms", "displacement"):
         assert len(r[key]) == spec.K + 1, key
@@ -88,6 +112,7 @@ def test_run_example_smoke_shapes_and_plain_numbers(name):
     assert r["accuracy_curve"][-1] == r["train_accuracy"]
     assert math.isclose(r["risk_curve"][-1], r["final_risk"], rel_tol=1e-12)
     assert ex.result_spec(r) == dataclasses.replace(spec, iters=TINY)
+
     # the CLI writes results as JSON after tolist()
     def plain(o):
         if isinstance(o, dict):
@@ -95,6 +120,7 @@ def test_run_example_smoke_shapes_and_plain_numbers(name):
         if isinstance(o, (list, tuple)):
             return [plain(v) for v in o]
         return o.tolist() if hasattr(o, "tolist") else o
+
     json.dumps(plain(r))
 
 
@@ -136,3 +162,40 @@ def test_bad_inputs_raise_value_errors_naming_the_argument():
         spec.settings("medium")
     with pytest.raises(ValueError, match="result"):
         ex.result_spec({"trajectory": None})
+
+
+def test_restarts_stop_at_the_certificate_or_the_budget():
+    r = ltdl.run_example("ex43", seed=0, iters={"reduced": 40, "full": 40}, grad_tol=1e-300)
+    assert r["n_iter"] <= 40 and r["n_calls"] >= 1 and r["grad_max"] > 0
+    with pytest.raises(ValueError, match="grad_tol"):
+        dataclasses.replace(ltdl.EXAMPLES["ex41"], grad_tol=0.0)
+
+
+def test_drawing_helpers_respect_the_book_layout_and_the_player_changes_the_image():
+    import re
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from ltdl import plots
+
+    r = ltdl.run_example("ex41", seed=0, iters=TINY)
+    for fig in (ex.draw_snapshots(r), ex.draw_plot_types(r)):
+        w, _ = fig.get_size_inches()
+        assert w <= 7.0
+        axes = fig.get_axes()
+        assert len(axes) == 4
+        cols = {round(a.get_position().x0, 3) for a in axes}
+        assert len(cols) <= 2  # at most two panels side by side
+        # every column has an x-label and every row a y-label (2×2 grids)
+        assert all(a.get_xlabel() for a in axes[2:]) and all(axes[i].get_ylabel() for i in (0, 2))
+        plt.close(fig)
+    lines = ex.summary_lines(r)
+    assert len(lines) == 4 and "certificate" in lines[1]
+    with pytest.raises(ValueError, match="frames"):
+        ex.animate(r, frames=13)
+    html = plots.animation_html(ex.animate(r, frames=5))
+    frames = re.findall(r"data:image/png;base64,([^\"]+)\"", html)
+    assert len(frames) == 5 and len(set(frames)) == 5  # every slider position shows another image

@@ -1,4 +1,5 @@
 """The minimal-norm interpolant solver (R3) and the bias-only field."""
+
 import numpy as np
 import pytest
 import torch
@@ -49,14 +50,17 @@ def test_agrees_with_the_large_T_limit_of_erm():
     assert T2E == pytest.approx(mn.error_constant, rel=0.01)
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(K=0), "K must"),
-    (dict(K=3, rho=0.0), "rho must"),
-    (dict(K=3, rho_growth=1.0), "rho_growth"),
-    (dict(K=3, tol=-1.0), "tol must"),
-    (dict(K=3, P=ltdl.OutputMap(torch.ones(1, 3))), "P must map"),
-    (dict(K=3, v0={"b": torch.zeros(5, 2)}), "v0"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(K=0), "K must"),
+        (dict(K=3, rho=0.0), "rho must"),
+        (dict(K=3, rho_growth=1.0), "rho_growth"),
+        (dict(K=3, tol=-1.0), "tol must"),
+        (dict(K=3, P=ltdl.OutputMap(torch.ones(1, 3))), "P must map"),
+        (dict(K=3, v0={"b": torch.zeros(5, 2)}), "v0"),
+    ],
+)
 def test_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         ltdl.min_norm_interpolant(ltdl.Bias(), torch.zeros(1, 2), torch.ones(1, 2), **kwargs)

@@ -1,4 +1,5 @@
 """Closed-form oracles of paper-notes §3.5 recovered by the training loop."""
+
 import math
 
 import pytest

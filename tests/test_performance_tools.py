@@ -1,5 +1,6 @@
 """Performance tooling: the time-budget checker, the fused training path, device handling and the
 benchmark's reference implementation (same computation as ltdl)."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -32,10 +33,14 @@ budget = _load("check_time_budget", ROOT / "scripts" / "check_time_budget.py")
 def _junit(tmp_path, cells: dict[str, list[float]], extra: str = "") -> Path:
     cases = "".join(
         f'<testcase classname="chapters.{nb}.ipynb" name="Cell {i}" time="{t}" />'
-        for nb, times in cells.items() for i, t in enumerate(times))
+        for nb, times in cells.items()
+        for i, t in enumerate(times)
+    )
     path = tmp_path / "nbval.xml"
-    path.write_text(f'<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="pytest">'
-                    f"{cases}{extra}</testsuite></testsuites>")
+    path.write_text(
+        f'<?xml version="1.0" encoding="utf-8"?><testsuites><testsuite name="pytest">'
+        f"{cases}{extra}</testsuite></testsuites>"
+    )
     return path
 
 
@@ -72,10 +77,12 @@ def test_missing_or_empty_input(tmp_path):
 
 
 def test_sphinx_env_and_merge(tmp_path):
-    env = types.SimpleNamespace(nb_metadata={
-        "chapters/01-a": {"exec_data": {"runtime": 95.0, "succeeded": True}},
-        "chapters/00-preface": {},
-    })
+    env = types.SimpleNamespace(
+        nb_metadata={
+            "chapters/01-a": {"exec_data": {"runtime": 95.0, "succeeded": True}},
+            "chapters/00-preface": {},
+        }
+    )
     path = tmp_path / "environment.pickle"
     path.write_bytes(pickle.dumps(env))
     assert dict(budget.times_from_sphinx_env(path)) == {"01-a": 95.0}
@@ -94,8 +101,10 @@ def test_fused_flow_matches_autograd(dtype, method, activation, batched):
     batch, T = ((3,), torch.tensor([1.0, 4.0, 9.0], dtype=dtype)) if batched else ((), 3.0)
     gen = torch.Generator().manual_seed(0)
     x0 = torch.randn(*batch, 41, 2, generator=gen, dtype=dtype).requires_grad_()
-    u = {n: t.requires_grad_() for n, t in ltdl.init_controls(
-        field, 2, 7, kind="normal", scale=0.5, seed=3, batch=batch, dtype=dtype).items()}
+    u = {
+        n: t.requires_grad_()
+        for n, t in ltdl.init_controls(field, 2, 7, kind="normal", scale=0.5, seed=3, batch=batch, dtype=dtype).items()
+    }
     plain = flow(field, x0, u, T, method=method)
     weights = torch.randn(plain.shape, generator=gen, dtype=dtype)
     g_plain = torch.autograd.grad((plain * weights).sum(), [x0, *u.values()])
@@ -107,8 +116,10 @@ def test_fused_flow_matches_autograd(dtype, method, activation, batched):
     if activation in ("tanh", "relu", "leaky_relu", "identity"):
         assert torch.equal(plain, fused)  # the same operations in the same order
     else:
-        torch.testing.assert_close(fused.detach(), plain.detach(), rtol=8 * eps, atol=8 * eps * float(plain.detach().abs().max()))
-    for a, b in zip(g_plain, g_fused):
+        torch.testing.assert_close(
+            fused.detach(), plain.detach(), rtol=8 * eps, atol=8 * eps * float(plain.detach().abs().max())
+        )
+    for a, b in zip(g_plain, g_fused, strict=False):
         assert a.shape == b.shape
         assert float((a - b).abs().max()) <= 100 * eps * float(a.abs().max())
 
@@ -143,8 +154,17 @@ def _adam_by_hand(problem, u0, steps, lr):
 def test_train_default_is_plain_and_fused_adam_agrees():
     data = ltdl.concentric_spheres(30, 60, seed=0)
     P = ltdl.OutputMap(torch.tensor([[0.8, -0.45]], dtype=torch.float64), torch.tensor([0.5], dtype=torch.float64))
-    problem = ltdl.Problem(ltdl.make_field("outer"), data.x, data.y, T=torch.tensor([2.0, 5.0], dtype=torch.float64),
-                           K=6, lam=torch.tensor([1e-2, 1e-3], dtype=torch.float64), P=P, beta=1.0, method="midpoint")
+    problem = ltdl.Problem(
+        ltdl.make_field("outer"),
+        data.x,
+        data.y,
+        T=torch.tensor([2.0, 5.0], dtype=torch.float64),
+        K=6,
+        lam=torch.tensor([1e-2, 1e-3], dtype=torch.float64),
+        P=P,
+        beta=1.0,
+        method="midpoint",
+    )
     u0 = problem.init_controls(kind="normal", scale=0.1, seed=1)
     plain = ltdl.train(problem, u0, optimizer="adam", max_iter=30)
     assert torch.equal(plain.value, _adam_by_hand(problem, u0, 30, 1e-2))  # default: the plain path, bit for bit
@@ -166,8 +186,9 @@ def _devices():
 def test_problem_and_training_follow_the_data_device(device):
     data = ltdl.concentric_spheres(10, 20, seed=0)
     x, y = data.x.to(device), data.y.to(device)
-    problem = ltdl.Problem(ltdl.make_field("outer"), x, y[:, :1].expand(-1, 2).contiguous(), T=3.0, K=4, lam=1e-2,
-                           beta=1.0, method="rk4")  # identity P built on the data's device
+    problem = ltdl.Problem(
+        ltdl.make_field("outer"), x, y[:, :1].expand(-1, 2).contiguous(), T=3.0, K=4, lam=1e-2, beta=1.0, method="rk4"
+    )  # identity P built on the data's device
     assert problem.P.A.device == x.device
     u0 = problem.init_controls(kind="normal", seed=0)
     assert all(t.device == x.device for t in u0.values())
@@ -191,8 +212,18 @@ def test_reference_implementation_computes_the_same_objective():
     dtype = torch.float64
     data = ltdl.concentric_spheres(40, 80, seed=0)
     A, c = torch.tensor([[0.8156, -0.4525]], dtype=dtype), torch.tensor([3.9044], dtype=dtype)
-    problem = ltdl.Problem(ltdl.make_field("outer"), data.x, data.y, T=6.0, K=6, lam=0.01,
-                           P=ltdl.OutputMap(A, c), loss=ltdl.Loss("tanh_mse"), beta=1.0, method="midpoint")
+    problem = ltdl.Problem(
+        ltdl.make_field("outer"),
+        data.x,
+        data.y,
+        T=6.0,
+        K=6,
+        lam=0.01,
+        P=ltdl.OutputMap(A, c),
+        loss=ltdl.Loss("tanh_mse"),
+        beta=1.0,
+        method="midpoint",
+    )
     u0 = problem.init_controls(kind="normal", scale=0.1, seed=1)
     for twice in (True, False):
         model = ref.ReferenceModel(2, 6, 6.0, A, c, beta=1.0, lam=0.01, integrate_twice=twice).to(dtype)
@@ -202,3 +233,79 @@ def test_reference_implementation_computes_the_same_objective():
         hist = ref.train_reference(model, data.x, data.y, steps=10, lr=1e-2)
         res = ltdl.train(problem, u0, optimizer="adam", max_iter=10, lr=1e-2)
         torch.testing.assert_close(torch.tensor(hist), torch.tensor(res.history), rtol=1e-12, atol=0)
+
+
+# --------------------------------------------------------------------------- peak memory per chapter
+def _nb_with_memory(path: Path, mib) -> Path:
+    rec = {"ltdl_sources": "x", "peak_memory_mib": mib, "packages": {}}
+    nb = {
+        "cells": [
+            {
+                "cell_type": "code",
+                "metadata": {},
+                "source": ["ltdl.provenance()"],
+                "outputs": [
+                    {
+                        "output_type": "execute_result",
+                        "metadata": {},
+                        "execution_count": 1,
+                        "data": {"text/plain": [repr(rec)]},
+                    }
+                ],
+            }
+        ],
+        "metadata": {},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    path.write_text(__import__("json").dumps(nb))
+    return path
+
+
+def test_budget_shows_memory_and_fails_above_the_limit(tmp_path, capsys):
+    junit = _junit(tmp_path, {"01-a": [10.0], "02-b": [20.0]})
+    a = _nb_with_memory(tmp_path / "01-a.ipynb", 480.5)
+    b = _nb_with_memory(tmp_path / "02-b.ipynb", 1400.0)
+    assert dict(budget.memory_from_notebooks([a, b])) == {"01-a": 480.5, "02-b": 1400.0}
+    assert budget.main([str(junit), "--notebooks", str(a), str(b)]) == 0
+    out = capsys.readouterr().out
+    assert "peak MiB" in out and "480" in out and "1400" in out and "1536 MiB" in out
+    b = _nb_with_memory(tmp_path / "02-b.ipynb", 1600.0)  # above 1.5 GiB
+    assert budget.main([str(junit), "--notebooks", str(a), str(b)]) == 1
+    assert "02-b peaked at 1600 MiB > 1536 MiB" in capsys.readouterr().out
+    old = _nb_with_memory(tmp_path / "02-b.ipynb", None)  # executed before memory was recorded
+    assert budget.main([str(junit), "--notebooks", str(a), str(old)]) == 0
+    assert "no peak memory recorded in 02-b" in capsys.readouterr().out
+    assert budget.main([str(junit), "--notebooks", str(tmp_path / "nope.ipynb")]) == 2
+
+
+# --------------------------------------------------------------------------- the mutation test script
+mutation = _load("mutation_test", ROOT / "scripts" / "mutation_test.py")
+
+
+def test_mutants_are_curated_and_anchored_in_the_current_code():
+    names = [m.name for m in mutation.MUTANTS]
+    assert len(names) >= 10 and len(set(names)) == len(names)
+    assert mutation.check_anchors(mutation.MUTANTS) == []  # a moved snippet fails here too
+    for m in mutation.MUTANTS:
+        assert m.old != m.new and m.tests, m.name
+        for t in m.tests:  # every selected test exists
+            file, func = t.split("::")
+            assert f"def {func}(" in (ROOT / file).read_text(), t
+
+
+def test_missing_anchor_fails_loudly(monkeypatch, capsys):
+    fake = mutation.Mutant("gone", "costs.py", "this text is not in costs.py", "x", ("tests/test_costs.py",), "-")
+    monkeypatch.setattr(mutation, "MUTANTS", (fake,))
+    assert mutation.main(["--no-page"]) == 2
+    assert "snippet found 0 times in ltdl/costs.py" in capsys.readouterr().err
+
+
+def test_mutant_runs_import_the_copy_not_the_installed_package(tmp_path):
+    dest = mutation._copy(tmp_path / "copy")
+    marker = "# mutation-test marker\n"
+    (dest / "ltdl" / "costs.py").write_text((dest / "ltdl" / "costs.py").read_text() + marker)
+    code, out, _ = mutation._run(dest, "costs.py", marker, ["--co", "-q", "tests/test_plots.py"])
+    assert code == 0, out  # ltdl came from the copy and carries the edit
+    code, out, _ = mutation._run(dest, "costs.py", "text that is nowhere", ["--co", "-q", "tests/test_plots.py"])
+    assert code == 98 and "does not contain the mutation" in out

@@ -1,4 +1,5 @@
 """R1: J_{T,λ}(u) = J_{1,λ/T}(v) with v = T u, exactly at fixed K, for homogeneous fields."""
+
 import pytest
 import torch
 

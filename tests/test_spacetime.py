@@ -1,4 +1,5 @@
 """ltdl.spacetime: kernel field, moving grids, variable-width ResNets (paper-notes §4, R7)."""
+
 from __future__ import annotations
 
 import math
@@ -8,9 +9,19 @@ import pytest
 import torch
 
 import ltdl
-from ltdl.spacetime import (MovingGridProblem, SpaceTimeField, cosine_basis, embed_data,
-                            interpolation_matrix, legendre_basis, midpoint_grid, moving_grid_flow,
-                            readout_map, resnet_weights, width_schedule)
+from ltdl.spacetime import (
+    MovingGridProblem,
+    SpaceTimeField,
+    cosine_basis,
+    embed_data,
+    interpolation_matrix,
+    legendre_basis,
+    midpoint_grid,
+    moving_grid_flow,
+    readout_map,
+    resnet_weights,
+    width_schedule,
+)
 
 DT = torch.float64
 X4 = torch.tensor([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0], [0.0, -1.0]], dtype=DT)
@@ -20,8 +31,10 @@ def smooth_controls(K: int, M: int, seed: int = 0) -> dict:
     """Fixed smooth kernels: cosine coefficients decaying like 1/(1+a)² in each index."""
     g = torch.Generator().manual_seed(seed)
     decay = 1.0 / (1.0 + torch.arange(M, dtype=DT)) ** 2
-    return {"w": torch.randn(K, M, M, generator=g, dtype=DT) * decay[:, None] * decay[None, :],
-            "b": torch.randn(K, M, generator=g, dtype=DT) * decay}
+    return {
+        "w": torch.randn(K, M, M, generator=g, dtype=DT) * decay[:, None] * decay[None, :],
+        "b": torch.randn(K, M, generator=g, dtype=DT) * decay,
+    }
 
 
 def output(field, u, T, widths, kind):
@@ -52,8 +65,10 @@ def test_readout_inverts_embedding():
         assert torch.allclose(z, x, atol=1e-13)
     z = readout_map(12, 3, kind="cells")(embed_data(x, 12, kind="cells"))  # cells aligned
     assert torch.allclose(z, x, atol=1e-13)
-    errs = [float((readout_map(n, 3, kind="legendre")(embed_data(x, n, kind="legendre")) - x).abs().max())
-            for n in (8, 16, 32, 64)]
+    errs = [
+        float((readout_map(n, 3, kind="legendre")(embed_data(x, n, kind="legendre")) - x).abs().max())
+        for n in (8, 16, 32, 64)
+    ]
     assert ltdl.loglog_slope([8, 16, 32, 64], errs).slope < -1.9  # midpoint rule, O(h²)
 
 
@@ -68,8 +83,17 @@ def test_interpolation_matrix():
         f_from = 3.0 - 2.0 * midpoint_grid(n_from)
         assert torch.allclose(I @ f_from, 3.0 - 2.0 * midpoint_grid(n_to), atol=1e-13)
     ns = [8, 16, 32, 64]
-    errs = [float((interpolation_matrix(n, 3 * n + 1) @ torch.sin(3 * midpoint_grid(n))
-                   - torch.sin(3 * midpoint_grid(3 * n + 1))).abs().max()) for n in ns]
+    errs = [
+        float(
+            (
+                interpolation_matrix(n, 3 * n + 1) @ torch.sin(3 * midpoint_grid(n))
+                - torch.sin(3 * midpoint_grid(3 * n + 1))
+            )
+            .abs()
+            .max()
+        )
+        for n in ns
+    ]
     assert ltdl.loglog_slope(ns, errs).slope < -1.9
 
 
@@ -120,11 +144,11 @@ def test_grid_refinement_order(kind, order):
     # No reference solution: the order is fitted on successive differences |P_{n'} − P_n|.
     ns = [17, 33, 65, 129, 257] if kind == "cells" else [16, 32, 64, 128, 256]
     outs = [output(field, u, T, [n] * (K + 1), kind) for n in ns]
-    diffs = [float((p - q).abs().max()) for p, q in zip(outs, outs[1:])]
+    diffs = [float((p - q).abs().max()) for p, q in zip(outs, outs[1:], strict=False)]
     slope = ltdl.loglog_slope(ns[:-1], diffs).slope
-    if kind == "legendre":  # smooth kernels and data: order >= 1 (in fact 2)
-        assert slope <= -1.0, (kind, slope)
-    assert abs(-slope - order) < 0.15, (kind, slope)  # measured: 2.00 and 0.99
+    # Midpoint-rule order (2 for C² integrands, 1 across a jump); measured 2.00 and 0.99, so
+    # 0.05 is ~5x the largest measured deviation.
+    assert abs(-slope - order) < 0.05, (kind, slope)
 
 
 def test_cosine_embedding_converges_spectrally():
@@ -144,7 +168,7 @@ def test_width_schedules():
     assert min(width_schedule("hourglass", 7, 2)) == 1
     for K in (10, 20, 40):  # the number of width changes does not grow with K
         w = width_schedule("hourglass", K, 16)
-        assert sum(a != b for a, b in zip(w, w[1:])) == 4
+        assert sum(a != b for a, b in zip(w, w[1:], strict=False)) == 4
 
 
 def test_variable_width_forward_equals_explicit_resnet():
@@ -199,10 +223,10 @@ def test_constant_widths_reduce_to_the_fixed_grid_problem():
     field = SpaceTimeField(modes=M)
     u = smooth_controls(K, M, seed=5)
     y = X4 @ torch.tensor([[0.0, 1.0], [-1.0, 0.0]], dtype=DT)
-    mg = MovingGridProblem(field, X4, y, T=T, K=K, widths=[n] * (K + 1), lam=0.2, beta=0.7,
-                           embedding="legendre")
-    fixed = ltdl.Problem(field, embed_data(X4, n, kind="legendre"), y, T=T, K=K, lam=0.2,
-                         beta=0.7, P=readout_map(n, 2, kind="legendre"))
+    mg = MovingGridProblem(field, X4, y, T=T, K=K, widths=[n] * (K + 1), lam=0.2, beta=0.7, embedding="legendre")
+    fixed = ltdl.Problem(
+        field, embed_data(X4, n, kind="legendre"), y, T=T, K=K, lam=0.2, beta=0.7, P=readout_map(n, 2, kind="legendre")
+    )
     traj = torch.stack(mg.trajectory(u))
     assert float((traj - fixed.trajectory(u)).abs().max()) <= 1e-14
     for key, value in fixed.terms(u).items():
@@ -219,12 +243,13 @@ def test_r1_scaling_identity_in_the_kernel_parametrisation():
     v = ltdl.scale_controls(u, T)
     xi, zeta = torch.rand(9, dtype=DT), torch.rand(5, dtype=DT)
     # Exact in exact arithmetic; in floating point up to a few roundings.
-    assert torch.allclose(field.kernel(v["w"][3], xi, zeta), T * field.kernel(u["w"][3], xi, zeta),
-                          rtol=1e-14, atol=1e-14)
+    assert torch.allclose(
+        field.kernel(v["w"][3], xi, zeta), T * field.kernel(u["w"][3], xi, zeta), rtol=1e-14, atol=1e-14
+    )
     x0 = embed_data(X4, widths[0])
     a = moving_grid_flow(field, x0, u, T, widths)
     b = moving_grid_flow(field, x0, v, 1.0, widths)
-    assert max(float((p - q).abs().max()) for p, q in zip(a, b)) <= 1e-13
+    assert max(float((p - q).abs().max()) for p, q in zip(a, b, strict=False)) <= 1e-13
     y = X4.flip(1)
     JT = MovingGridProblem(field, X4, y, T=T, K=K, widths=widths, lam=lam).terms(u)
     J1 = MovingGridProblem(field, X4, y, T=1.0, K=K, widths=widths, lam=lam / T).terms(v)
@@ -252,12 +277,15 @@ def test_moving_grid_consistency_with_the_fine_grid():
     ref = output(field, u, T, [64] * (K + 1), "cosine")  # spectrally accurate already
     ns = [128, 256, 512, 1024]
     for preset in ("funnel", "hourglass"):
-        errs = [float((output(field, u, T, width_schedule(preset, K, n), "cosine") - ref).abs().max())
-                for n in ns]
+        errs = [float((output(field, u, T, width_schedule(preset, K, n), "cosine") - ref).abs().max()) for n in ns]
+        # Interpolation between grids is second order; -1.8 leaves the pre-asymptotic 0.2 of the docstring.
         assert ltdl.loglog_slope(ns, errs).slope <= -1.8, (preset, errs)
-    outs = [output(field, rep(n // 2), T, width_schedule("hourglass", K0 * n // 2, n), "legendre")
-            for n in (8, 16, 32, 64, 128)]
-    diffs = [float((p - q).abs().max()) for p, q in zip(outs, outs[1:])]
+    outs = [
+        output(field, rep(n // 2), T, width_schedule("hourglass", K0 * n // 2, n), "legendre")
+        for n in (8, 16, 32, 64, 128)
+    ]
+    diffs = [float((p - q).abs().max()) for p, q in zip(outs, outs[1:], strict=False)]
+    # Refining n and K together: Euler's O(Δt) dominates, so first order (one-sided, 0.1 slack).
     assert ltdl.loglog_slope([8, 16, 32, 64], diffs).slope <= -0.9, diffs
 
 
@@ -265,8 +293,7 @@ def test_train_drives_the_moving_grid_problem():
     field = SpaceTimeField(modes=3)
     K = 8
     y = X4 @ torch.tensor([[0.0, 1.0], [-1.0, 0.0]], dtype=DT)
-    problem = MovingGridProblem(field, X4, y, T=2.0, K=K, widths=width_schedule("funnel", K, 8),
-                                lam=0.1, beta=1.0)
+    problem = MovingGridProblem(field, X4, y, T=2.0, K=K, widths=width_schedule("funnel", K, 8), lam=0.1, beta=1.0)
     u0 = problem.init_controls(kind="normal", seed=0)
     J0 = float(problem.objective(u0))
     res = ltdl.train(problem, u0, max_iter=40)

@@ -1,4 +1,5 @@
 """Sweeps in T, λ and ε = λ/T: warm-started chains, batched sweeps, R1 invariance."""
+
 import numpy as np
 import pytest
 import torch
@@ -77,23 +78,36 @@ def test_doubling():
         ltdl.doubling(4, 2)
 
 
-def test_newton_polish_on_a_quadratic():
+def test_shared_newton_on_a_quadratic():
     A = torch.tensor([[3.0, 1.0], [1.0, 2.0]])
     rhs = torch.tensor([1.0, -1.0])
-    u = {"z": torch.zeros(2)}
-    out = ltdl.newton_polish(lambda w: 0.5 * w["z"] @ A @ w["z"] - rhs @ w["z"], u, 2)
-    torch.testing.assert_close(out["z"], torch.linalg.solve(A, rhs))
+    z, g_max, min_eig, history = ltdl.optim.newton(lambda z: 0.5 * z @ A @ z - rhs @ z, torch.zeros(2))
+    torch.testing.assert_close(z, torch.linalg.solve(A, rhs))
+    assert len(history) == 1 and g_max <= 1e-15  # a quadratic: one exact step, gradient at rounding
+    assert min_eig == pytest.approx(float(torch.linalg.eigvalsh(A)[0]), rel=1e-14)
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(T=[1.0, 2.0], lam=[1.0, 2.0, 3.0]), "T and lam"),
-    (dict(T=[1.0, -2.0], lam=1.0), "T must"),
-    (dict(T=1.0, lam=-1.0), "lam must"),
-    (dict(T=1.0, lam=1.0, mode="parallel"), "mode"),
-    (dict(T=1.0, lam=1.0, K=0), "K must"),
-    (dict(T=1.0, lam=1.0, mode="batch", newton_steps=1), "newton_steps"),
-    (dict(T=[], lam=1.0), "T must"),
-])
+def test_newton_steps_polish_a_chain_sweep_to_rounding_level():
+    field = ltdl.make_field("outer", activation="tanh")
+    ds = ltdl.four_point_rotation()
+    plain = ltdl.sweep(field, ds.x, ds.y, T=[1.0, 4.0], lam=1.0, K=3, max_iter=10)
+    polished = ltdl.sweep(field, ds.x, ds.y, T=[1.0, 4.0], lam=1.0, K=3, max_iter=10, newton_steps=8)
+    assert plain.grad.max() > 1e-8  # ten L-BFGS iterations leave a visible gradient
+    assert polished.grad.max() <= 1e-12  # quadratic convergence from 1e-8 within eight steps: rounding level
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(T=[1.0, 2.0], lam=[1.0, 2.0, 3.0]), "T and lam"),
+        (dict(T=[1.0, -2.0], lam=1.0), "T must"),
+        (dict(T=1.0, lam=-1.0), "lam must"),
+        (dict(T=1.0, lam=1.0, mode="parallel"), "mode"),
+        (dict(T=1.0, lam=1.0, K=0), "K must"),
+        (dict(T=1.0, lam=1.0, mode="batch", newton_steps=1), "newton_steps"),
+        (dict(T=[], lam=1.0), "T must"),
+    ],
+)
 def test_bad_arguments(kwargs, match):
     kwargs = {"K": 3, **kwargs}
     with pytest.raises(ValueError, match=match):

@@ -1,5 +1,6 @@
 """The GitHub Actions workflow (.github/workflows/book.yml), checked structurally (actionlint's
 binary cannot be fetched here): it runs exactly .ci/run and deploys _build/html from main."""
+
 from __future__ import annotations
 
 from pathlib import Path

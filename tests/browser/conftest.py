@@ -2,6 +2,7 @@
 (`pytest tests/browser`), and are left out of a plain `pytest tests` run unless
 LTDL_BROWSER_TESTS=1 is set. Inside that step nothing is skipped: a missing book or a missing
 browser fails."""
+
 from __future__ import annotations
 
 import os

@@ -1,0 +1,433 @@
+"""Protocols of the chapter "After the paper": ℓ¹ controls, ordered sparsity, pruning, ReLU turnpike.
+
+The objective of every ℓ¹ run is the integrated risk plus an ℓ¹ penalty,
+
+    F(u) = Σ_k w_k E(x^k) + λ Δt Σ_k ‖u_k‖₁      (w_k: trapezoid weights, Euler steps),
+
+i.e. a :class:`ltdl.Problem` with ``beta=1, final_weight=0, lam=0`` (the smooth part) handed to
+:func:`ltdl.fista` with ``l1=λ``.
+
+* :func:`l1_solve`: FISTA identifies the support; Newton's method on that support (signs fixed,
+  a coordinate that would change sign is set to 0) removes FISTA's slow tail; a last
+  :func:`ltdl.fista` call from the polished point returns the result and its prox-gradient
+  certificate. Zeros come from the prox of FISTA or from that sign rule, never from rounding
+  a small number to 0; the certificate is measured by FISTA at the returned controls.
+* :func:`stopping_layer`, :func:`dual_margin`, :func:`kinks`: what the chapter reads off a run.
+* :func:`truncate`, :func:`save_controls`: pruning after the stopping layer.
+* :func:`l1_bias_oracle`: the closed-form minimiser of the bias-only problem (exact test).
+* :func:`tracking_rate`: the turnpike rate of the tracking problem for a given activation.
+* :func:`stopping_table`: the table of stopping layers per (T, Δt), shared by the chapter and
+  ``ltdl run sparsity``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, TypedDict, cast
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from . import _checks
+from .controls import detach, flatten, num_layers
+from .fields import Controls, Field, Outer
+from .problem import Problem
+
+if TYPE_CHECKING:
+    from .optim import Result
+
+
+class _FourPoint(TypedDict):
+    """The settings of the four-point rotation (types of :data:`FOUR_POINT`)."""
+
+    lam: float
+    T: tuple[int, ...]
+    dt: float
+    halving_T: float
+    halving_dt: tuple[float, ...]
+
+
+FOUR_POINT: _FourPoint = {"lam": 0.05, "T": (4, 8, 16, 32), "dt": 1.0, "halving_T": 8, "halving_dt": (1.0, 0.5, 0.25)}
+"""Settings of the chapter's four-point table: ℓ¹ weight, horizons at Δt = 1, Δt-halving at T = 8."""
+
+
+@dataclass
+class SparseRun:
+    """One ℓ¹ run: the :class:`ltdl.Result` of the last :func:`ltdl.fista` call and what is read off it.
+
+    Attributes:
+        result: controls, trajectory, terms (with ``"l1"``) and the prox-gradient certificate.
+        T, dt: horizon and step.
+        k_star: stopping layer: 1 + the last layer with a non-zero control (0 if none).
+        initial_segment: True when the non-zero layers are exactly 0, …, k* − 1.
+        t_star: k* Δt.
+        layer_norms: ‖u_k‖₁ per layer (numpy, length K).
+        risk: E(x^k) for k = 0..K (numpy).
+        margin: dual margin min over zero entries of (λΔt − |∂J/∂u_j|)/(λΔt) (nan if none);
+            > 0 means every zero entry is strictly inside the prox's dead zone.
+        kinks: number of states x^k_ij (1 ≤ k < K) within 1e-9 of a ReLU kink (outer field).
+        fista_iter: FISTA iterations of the first and last call.
+        newton_steps: Newton steps on the support.
+    """
+
+    result: Result
+    T: float
+    dt: float
+    k_star: int
+    initial_segment: bool
+    t_star: float
+    layer_norms: np.ndarray
+    risk: np.ndarray
+    margin: float
+    kinks: int
+    fista_iter: tuple[int, int]
+    newton_steps: int
+
+    @property
+    def E_T(self) -> float:
+        return float(self.risk[-1])
+
+    @property
+    def grad_max(self) -> float:
+        return self.result.certificate.grad_max
+
+
+def l1_problem(field: Field, x: Tensor, y: Tensor, *, T: float, dt: float, P=None) -> Problem:
+    """The smooth part Σ_k w_k E(x^k) of the ℓ¹ problem, on K = T/Δt layers (an integer)."""
+    _checks.positive("T", T)
+    _checks.positive("dt", dt)
+    K = round(T / dt)
+    if K < 1 or abs(K * dt - T) > 1e-9 * T:
+        raise ValueError(f"T/dt must be an integer >= 1, got T={T}, dt={dt}")
+    return Problem(field, x, y, T=T, K=K, lam=0.0, P=P, beta=1.0, final_weight=0.0)
+
+
+def stopping_layer(u: Controls, field: Field, d: int) -> tuple[int, bool]:
+    """(k*, initial_segment): k* = 1 + last layer with a non-zero entry; whether layers < k* are all non-zero."""
+    norms = layer_l1(u, field, d)
+    nz = np.nonzero(norms > 0)[0]
+    k = int(nz[-1]) + 1 if nz.size else 0
+    return k, bool(nz.size == k)
+
+
+def layer_l1(u: Controls, field: Field, d: int) -> np.ndarray:
+    """‖u_k‖₁ per layer (sum of |entries| over the layer's tensors), numpy array of length K."""
+    shapes = field.shapes(d)
+    total: Tensor | int = 0
+    for name, t in u.items():
+        total = total + t.detach().abs().sum(dim=tuple(range(-len(shapes[name]), 0)))
+    return cast(Tensor, total).cpu().numpy()  # u has at least one tensor, so the sum ran
+
+
+def _grad(problem: Problem, z: Tensor, unflat) -> Tensor:
+    w = z.detach().clone().requires_grad_(True)
+    (g,) = torch.autograd.grad(problem.objective(unflat(w)).sum(), w)
+    return g
+
+
+def dual_margin(problem: Problem, u: Controls, l1: float) -> float:
+    """min over zero entries of (λΔt − |∂J/∂u_j|)/(λΔt); nan when no entry is zero."""
+    z, unflat = flatten({n: u[n] for n in problem.field.shapes(problem.d)})
+    thr = l1 * float(problem.T) / problem.K
+    g = _grad(problem, z, unflat)
+    zero = z == 0
+    return float((thr - g[zero].abs()).min() / thr) if bool(zero.any()) else math.nan
+
+
+def kinks(problem: Problem, traj: Tensor, *, atol: float = 1e-9) -> int:
+    """States x^k_ij, 1 ≤ k < K, within ``atol`` of 0 when σ is ReLU (0 for other activations)."""
+    if problem.field.activation != "relu":
+        return 0
+    return int((traj[1:-1].abs() <= atol).sum())
+
+
+def _support_newton(
+    problem: Problem, u: Controls, thr: float, *, max_steps: int = 60, tol: float = 1e-13
+) -> tuple[Controls, int]:
+    """Newton's method on J(z) + thr·Σ sign(z_j) z_j over the non-zero entries of z.
+
+    A trial point whose entry changes sign has that entry set to 0 (it leaves the support); the
+    step is halved until the objective decreases. Stops at a gradient ≤ ``tol`` on the support,
+    when no step decreases the objective, or after ``max_steps`` steps.
+    """
+    from torch.func import grad, jacrev
+
+    names = list(problem.field.shapes(problem.d))
+    z, unflat = flatten({n: u[n] for n in names})
+    steps = 0
+    while steps < max_steps:
+        S = (z != 0).nonzero().flatten()
+        if S.numel() == 0:
+            break
+        sg = torch.sign(z[S])
+        base = z
+
+        def h(zs, S=S, sg=sg, base=base):
+            full = torch.zeros_like(base).index_put((S,), zs)
+            return problem.objective(unflat(full)).sum() + thr * (sg * zs).sum()
+
+        zs = z[S].clone()
+        gs = grad(h)(zs)
+        if float(gs.abs().max()) <= tol:
+            break
+        H = jacrev(grad(h))(zs)
+        eye = torch.eye(zs.numel(), dtype=zs.dtype)
+        scale, tau = float(H.diagonal().abs().max()) or 1.0, 0.0
+        while True:
+            L, info = torch.linalg.cholesky_ex(H + tau * eye)
+            if int(info) == 0:
+                break
+            tau = max(4 * tau, 1e-10 * scale)
+        p = torch.cholesky_solve(-gs[:, None], L)[:, 0]
+        h0, slope, a = float(h(zs)), float(gs @ p), 1.0
+        trial: Tensor | None
+        while True:
+            trial = zs + a * p
+            trial = torch.where(torch.sign(trial) == sg, trial, torch.zeros_like(trial))
+            if float(h(trial)) <= h0 + 1e-4 * a * min(slope, 0.0) + 1e-15 * abs(h0):
+                break
+            a /= 2
+            if a < 1e-12:
+                trial = None
+                break
+        steps += 1
+        if trial is None:  # no decrease along the Newton direction (e.g. a kink): stop
+            break
+        z = torch.zeros_like(z).index_put((S,), trial)
+    return detach(unflat(z)), steps
+
+
+def l1_solve(
+    problem: Problem,
+    l1: float,
+    u0: Controls | None = None,
+    *,
+    fista_iter: int = 200,
+    tol: float = 1e-10,
+    polish: bool = True,
+) -> SparseRun:
+    """Minimise J(u) + l1·Δt·Σ_k‖u_k‖₁: FISTA, Newton on the support, FISTA again (see module doc).
+
+    Args:
+        problem: the smooth part J (usually from :func:`l1_problem`); a single problem.
+        l1: ℓ¹ weight λ ≥ 0.
+        u0: initial controls (zeros when None).
+        fista_iter: iterations of each of the two :func:`ltdl.fista` calls at most.
+        tol: certificate target (max-abs prox-gradient mapping) of the FISTA calls.
+        polish: run Newton on the support between the two calls (skipped when the first call
+            already meets ``tol``).
+    """
+    from .flows import fused_gradients
+    from .optim import fista
+
+    _checks.nonnegative("l1", l1)
+    _checks.integer("fista_iter", fista_iter)
+    if problem.batch != ():
+        raise ValueError(f"problem must be a single problem (scalar T), got batch shape {problem.batch}")
+    fused = type(problem.field) is Outer  # the hand-written adjoint: same gradients, faster
+    with fused_gradients(fused):
+        first = fista(problem, u0, l1=l1, tol=tol, max_iter=fista_iter)
+    res, steps, n2 = first, 0, 0
+    if first.certificate.grad_max > tol and polish:
+        thr = l1 * float(problem.T) / problem.K
+        u, steps = _support_newton(problem, first.controls, thr)
+        with fused_gradients(fused):
+            res = fista(problem, u, l1=l1, tol=tol, max_iter=fista_iter)
+        n2 = res.n_iter
+    u = res.controls
+    k, seg = stopping_layer(u, problem.field, problem.d)
+    dt = float(problem.T) / problem.K
+    risk = problem.risk_curve(res.trajectory).detach().cpu().numpy()
+    return SparseRun(
+        res,
+        float(problem.T),
+        dt,
+        k,
+        seg,
+        k * dt,
+        layer_l1(u, problem.field, problem.d),
+        risk,
+        dual_margin(problem, u, l1),
+        kinks(problem, res.trajectory),
+        (first.n_iter, n2),
+        steps,
+    )
+
+
+def truncate(u: Controls, field: Field, d: int, k: int) -> Controls:
+    """The controls of the first k layers (a network of depth k)."""
+    K = num_layers(u, field, d)
+    _checks.integer("k", k)
+    if k > K:
+        raise ValueError(f"k must be <= K={K}, got {k}")
+    shapes = field.shapes(d)
+    return {n: t.narrow(t.ndim - len(shapes[n]) - 1, 0, k).clone() for n, t in u.items()}
+
+
+def save_controls(u: Controls, path) -> int:
+    """Save the controls with ``torch.save``; returns the number of parameters saved."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({n: t.detach().cpu() for n, t in u.items()}, path)
+    return int(sum(t.numel() for t in u.values()))
+
+
+def l1_bias_oracle(x: Tensor, y: Tensor, *, T: float, K: int, lam: float) -> dict:
+    """Exact minimiser of Σ_k w_k E(x^k) + λΔtΣ_k|b_k|₁ for f = b (shared bias) and the mse risk.
+
+    With m = mean_i(y_i − x_i) and W = T − Δt/2, every component jumps once, in the first layer:
+    b_0 = c*/Δt with c* = sign(m)·max(|m| − λ/(2W), 0), b_k = 0 for k ≥ 1. Returns b ``(K, d)``,
+    c*, and E(x^k) for k = 0..K.
+    """
+    _checks.positive("T", T)
+    _checks.integer("K", K)
+    _checks.nonnegative("lam", lam)
+    dt = T / K
+    m = (y - x).mean(0)
+    W = T - dt / 2
+    c = torch.sign(m) * torch.clamp(m.abs() - lam / (2 * W), min=0.0)
+    b = torch.zeros(K, x.shape[1], dtype=x.dtype)
+    b[0] = c / dt
+    spread = float(((y - x - m) ** 2).sum(-1).mean())
+    E = [spread + float((m**2).sum())] + [spread + float(((m - c) ** 2).sum())] * K
+    return {"b": b, "c": c, "risk": np.array(E), "W": W}
+
+
+def tracking_rate(
+    activation: str,
+    T: float,
+    *,
+    dt: float = 0.5,
+    lam: float = 0.1,
+    gamma: float = 1.0,
+    alpha: float = 10.0,
+    target_angle: float = 45.0,
+) -> dict:
+    """The tracking problem of the turnpike chapter with the ``outer`` field and σ = ``activation``.
+
+    Four-point rotation, running target x̄_i = R_angle x_i (a steady state with u = 0), final
+    weight α, tracking weight γ, L² penalty λ, Δt = ``dt``. Solved by :func:`ltdl.train_newton`
+    from the same start as that chapter (w = 0, b ~ N(0, 0.01²), seed 0). Returns the fitted
+    two-sided rate μ (:func:`ltdl.turnpike_rate`), the linearised discrete rate, the RMS distance
+    curve and the certificate.
+    """
+    from .data import four_point_rotation, rotation
+    from .fields import make_field
+    from .optim import train_newton
+    from .turnpike import linearised_rate, turnpike_rate
+
+    data = four_point_rotation()
+    field = make_field("outer", activation=activation)
+    x_bar = data.x @ rotation(target_angle).T
+    K = round(T / dt)
+    prob = Problem(field, data.x, data.y, T=T, K=K, lam=lam, x_bar=x_bar, tracking_weight=gamma, final_weight=alpha)
+    u0 = prob.init_controls(kind="normal", scale=0.01, seed=0)
+    u0["w"].zero_()
+    res = train_newton(prob, u0)
+    dist = ((res.trajectory - x_bar) ** 2).sum(-1).mean(-1).sqrt().numpy()
+    t = np.arange(K + 1) * dt
+    return {
+        "T": T,
+        "mu": turnpike_rate(t, dist, T=T),
+        "t": t,
+        "dist": dist,
+        "mu_lin": linearised_rate(field, x_bar, weight=gamma, lam=lam, dt=dt),
+        "certificate": res.certificate,
+        "kinks": kinks(prob, res.trajectory),
+    }
+
+
+def stopping_table(
+    *,
+    lam: float = FOUR_POINT["lam"],
+    Ts=FOUR_POINT["T"],
+    dt: float = FOUR_POINT["dt"],
+    halving_T: float = FOUR_POINT["halving_T"],
+    halving_dt=FOUR_POINT["halving_dt"],
+    activation: str = "relu",
+    fista_iter: int = 200,
+    progress: bool = False,
+) -> dict:
+    """k*, t* = k*Δt, E(x(T)) and the certificate per (T, Δt) for the four-point rotation.
+
+    Runs T ∈ ``Ts`` at Δt = ``dt`` and Δt ∈ ``halving_dt`` at T = ``halving_T`` (the pair shared
+    by both lists is solved once). Returns ``{"rows": [...], "runs": {(T, dt): SparseRun}}``.
+    """
+    from .data import four_point_rotation
+    from .fields import make_field
+
+    data = four_point_rotation()
+    field = make_field("outer", activation=activation)
+    pairs = [(float(T), float(dt)) for T in Ts] + [(float(halving_T), float(h)) for h in halving_dt]
+    pairs = list(dict.fromkeys(pairs))
+    runs, rows = {}, []
+    from tqdm.auto import tqdm
+
+    for T, h in tqdm(pairs, disable=not progress, desc="sparsity", leave=False):
+        run = l1_solve(l1_problem(field, data.x, data.y, T=T, dt=h), lam, fista_iter=fista_iter)
+        runs[(T, h)] = run
+        rows.append(
+            {
+                "T": T,
+                "dt": h,
+                "K": round(T / h),
+                "k_star": run.k_star,
+                "t_star": run.t_star,
+                "initial_segment": run.initial_segment,
+                "E_T": run.E_T,
+                "grad_max": run.grad_max,
+                "margin": run.margin,
+                "kinks": run.kinks,
+            }
+        )
+    return {"rows": rows, "runs": runs}
+
+
+def cli_run(args, progress: bool) -> dict:
+    """``ltdl run sparsity``: the chapter's stopping-layer table (four-point rotation, ReLU outer field).
+
+    The field is always ``outer`` with ReLU (recorded in ``args``); ``--T``, ``--lam`` and
+    ``--max-iter`` (iterations of each FISTA call) apply.
+    """
+    args.field, args.activation = "outer", "relu"
+    out = stopping_table(lam=args.lam, Ts=tuple(args.T), fista_iter=args.max_iter, progress=progress)
+    rows = out["rows"]
+    import matplotlib.pyplot as plt
+
+    from . import plots
+
+    plots.use_style()
+    fig, ax = plt.subplots(figsize=(5, 3.2))
+    for T, h in out["runs"]:
+        if h == FOUR_POINT["dt"]:
+            r = out["runs"][(T, h)]
+            k = np.arange(len(r.layer_norms))
+            ax.semilogy(k[r.layer_norms > 0], r.layer_norms[r.layer_norms > 0], "o-", ms=3, label=f"T = {T:g}")
+    ax.set_xlabel("layer k")
+    ax.set_ylabel(r"$\|u_k\|_1$ (non-zero layers)")
+    ax.legend()
+    path = args.out / "sparsity_layers.png"
+    fig.savefig(path)
+    plt.close(fig)
+    return {"field": "outer", "activation": "relu", "rows": rows, "figures": [path.name]}
+
+
+__all__ = [
+    "FOUR_POINT",
+    "SparseRun",
+    "cli_run",
+    "dual_margin",
+    "kinks",
+    "l1_bias_oracle",
+    "l1_problem",
+    "l1_solve",
+    "layer_l1",
+    "save_controls",
+    "stopping_layer",
+    "stopping_table",
+    "tracking_rate",
+    "truncate",
+]

@@ -1,0 +1,50 @@
+#!/usr/bin/env python
+"""Write the configuration of the student site (the book without solutions) and print its path.
+
+    python scripts/student_site.py [--out _build/student-site]
+
+Used by ``bash scripts/build-book.sh --student``. The configuration is _config.yml with
+* the extension _ext/ltdl_student.py switched on (``ltdl_student_site: true``): every solution,
+  its text, code and outputs, is removed from the pages;
+* execution off: the pages show the outputs stored in the chapters, which the test command has
+  just compared with a fresh run (nbval), instead of executing every chapter a second time;
+* the title marked "(student edition)".
+Paths in it are absolute because jupyter-book resolves them next to the configuration file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from stored_config import stored_config, write_config  # noqa: E402  (a sibling script)
+
+
+def student_config(cfg: dict, root: Path = ROOT) -> dict:
+    """The stored-output configuration plus the extension that removes every solution."""
+    cfg = stored_config(cfg, root)
+    sphinx = cfg["sphinx"]
+    sphinx["local_extensions"]["ltdl_student"] = str((root / "_ext").resolve()) + "/"
+    sphinx.setdefault("config", {})["ltdl_student_site"] = True
+    cfg["title"] = f"{cfg.get('title', 'The book')} (student edition)"
+    return cfg
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--out", type=Path, default=ROOT / "_build" / "student-site")
+    args = p.parse_args(argv)
+    cfg = student_config(yaml.safe_load((ROOT / "_config.yml").read_text()))
+    print(write_config(cfg, args.out, "scripts/student_site.py"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,123 @@
+"""Solutions in the built books, in headless Chromium (run after both builds: `pytest tests/browser`).
+
+The full site ($LTDL_HTML_DIR, default _build/html; `bash scripts/build-book.sh`): every
+solution (text, code cell and outputs) sits inside a collapsed dropdown: nothing of it is visible
+before a click on its button, and all of it after. Every code cell tagged `solution` in the
+chapters is inside a solution box, none stands below one.
+
+The student site ($LTDL_STUDENT_HTML_DIR, default _build/student-site/_build/html;
+`bash scripts/build-book.sh --student`): the same exercises, and no solution at all: no solution
+box, no solution cell, no solution title, none of the solution code in the page source.
+
+A missing book or browser is a failure, never a skip.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+HTML = Path(os.environ.get("LTDL_HTML_DIR", ROOT / "_build" / "html")).resolve()
+STUDENT = Path(os.environ.get("LTDL_STUDENT_HTML_DIR", ROOT / "_build" / "student-site" / "_build" / "html")).resolve()
+CHROMIUM = os.environ.get("LTDL_CHROMIUM", "/usr/bin/chromium")
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking"]
+
+
+def _chapters() -> dict[str, dict]:
+    """Chapter page -> {solution code lines, number of exercises} from the notebooks."""
+    out = {}
+    for path in sorted((ROOT / "chapters").glob("[0-9][0-9]-*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        code = [
+            line.strip()
+            for c in nb.cells
+            if c.cell_type == "code" and "solution" in c.metadata.get("tags", [])
+            for line in c.source.splitlines()
+        ]
+        shared = {
+            line.strip()
+            for c in nb.cells
+            if c.cell_type == "code" and "solution" not in c.metadata.get("tags", [])
+            for line in c.source.splitlines()
+        }
+        code = [ln for ln in code if len(ln) > 20 and not ln.startswith(("#", "import", "from")) and ln not in shared]
+        n_ex = sum(c.source.count("{exercise}") for c in nb.cells if c.cell_type == "markdown")
+        out[f"chapters/{path.stem}.html"] = {"code": code, "exercises": n_ex}
+    return out
+
+
+CHAPTERS = _chapters()
+WITH_EXERCISES = [p for p, v in CHAPTERS.items() if v["exercises"]]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    assert Path(CHROMIUM).exists(), f"no Chromium at {CHROMIUM} (bash scripts/install_browser.sh)"
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        yield b
+        b.close()
+
+
+def _open(browser, path: Path):
+    assert path.is_file(), f"{path} is missing: build the site first"
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.route(
+        "**/*",
+        lambda r: r.continue_() if r.request.url.startswith(("file:", "data:", "blob:", "about:")) else r.abort(),
+    )
+    page.goto(path.as_uri(), wait_until="load", timeout=60_000)
+    page.wait_for_timeout(300)  # sphinx-togglebutton collapses the dropdowns on load
+    return page
+
+
+@pytest.mark.parametrize("rel", WITH_EXERCISES)
+def test_full_site_hides_every_solution_until_clicked(browser, rel):
+    page = _open(browser, HTML / rel)
+    try:
+        loose = page.evaluate(
+            "() => Array.from(document.querySelectorAll('.cell.tag_solution'))"
+            ".filter(c => !c.closest('.solution')).length"
+        )
+        assert loose == 0, f"{rel}: {loose} solution cell(s) outside a solution dropdown"
+        n_cells = page.locator(".cell.tag_solution").count()
+        n_code = sum(1 for _ in CHAPTERS[rel]["code"])
+        assert n_cells > 0 or n_code == 0, f"{rel}: the solution cells are missing from the page"
+        boxes = page.locator(".solution")
+        assert boxes.count() >= 1, f"{rel}: no solution box"
+        for i in range(boxes.count()):
+            box = boxes.nth(i)
+            body = box.locator(":scope > :not(.admonition-title)")
+            visible = [body.nth(k).is_visible() for k in range(body.count())]
+            assert body.count() and not any(visible), f"{rel}: solution {i + 1} is visible before a click"
+            box.locator(".admonition-title button").first.click()
+            page.wait_for_timeout(200)
+            assert all(body.nth(k).is_visible() for k in range(body.count())), (
+                f"{rel}: solution {i + 1} does not open on a click"
+            )
+    finally:
+        page.close()
+
+
+@pytest.mark.parametrize("rel", WITH_EXERCISES)
+def test_student_site_has_no_solution(browser, rel):
+    page = _open(browser, STUDENT / rel)
+    try:
+        counts = page.evaluate("""() => ({
+            boxes: document.querySelectorAll('.solution, .solution-start, .solution-end').length,
+            cells: document.querySelectorAll('.cell.tag_solution').length,
+            exercises: document.querySelectorAll('.exercise').length,
+            titles: (document.body.innerText.match(/Solution to/g) || []).length})""")
+        assert counts["boxes"] == 0 and counts["cells"] == 0 and counts["titles"] == 0, f"{rel}: {counts}"
+        assert counts["exercises"] == CHAPTERS[rel]["exercises"], f"{rel}: exercises lost: {counts}"
+        text = page.evaluate("() => document.body.textContent")  # hidden elements included
+        for line in CHAPTERS[rel]["code"]:
+            assert line not in text, f"{rel}: solution code in the student page: {line!r}"
+    finally:
+        page.close()
