@@ -198,6 +198,7 @@ def _text(nb) -> str:
 def _check_no_solution_left(book_nb, student_nb):
     text = _text(student_nb)
     assert "{solution" not in text
+    student_lines = {line.strip() for c in student_nb.cells for line in c.source.splitlines()}
     # A solution line that the chapter also uses outside its solutions (a shared loop header,
     # a call with the same arguments) is not solution text: only lines unique to solutions count.
     shared = {
@@ -214,7 +215,9 @@ def _check_no_solution_left(book_nb, student_nb):
             for line in c.source.splitlines():
                 line = line.strip()
                 if len(line) > 12 and not line.startswith(("import ", "from ", "#")) and line not in shared:
-                    assert line not in text, f"solution or hidden test line survived: {line!r}"
+                    # whole lines: a formatted solution line ("for K in K_VALUES", inside a
+                    # comprehension) may be a substring of a chapter line ("for K in K_VALUES:")
+                    assert line not in student_lines, f"solution or hidden test line survived: {line!r}"
         if c.cell_type == "markdown":
             for _, _, name, _, body in se._blocks(c.source):
                 if name == "solution":
