@@ -137,10 +137,8 @@ def main(argv=None) -> int:
     )
     p.add_argument("--out", type=Path, default=ROOT / "_build" / "classroom")
     args = p.parse_args(argv)
-    paths = [q.resolve() for q in args.notebooks] or default_chapters()
-    missing = [str(q) for q in paths if not q.is_file()]
-    if missing:
-        print(f"make_assignments: no such notebook: {', '.join(missing)}", file=sys.stderr)
+    paths = se.notebook_paths(args.notebooks, default_chapters, "make_assignments")
+    if paths is None:
         return 2
     if not paths:
         print("make_assignments: no chapter has hidden tests (cells tagged 'autograde')", file=sys.stderr)

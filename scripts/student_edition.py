@@ -753,15 +753,25 @@ def write_edition(paths: list[Path], out: Path, book: Book | None = None) -> lis
     return report
 
 
+def notebook_paths(given: list[Path], default, prog: str) -> list[Path] | None:
+    """The notebooks named on a command line (resolved), or ``default()`` when none is named;
+    None, after one line on stderr, when a named notebook does not exist. Shared with
+    scripts/make_assignments.py."""
+    paths = [q.resolve() for q in given] or default()
+    missing = [str(q) for q in paths if not q.is_file()]
+    if missing:
+        print(f"{prog}: no such notebook: {', '.join(missing)}", file=sys.stderr)
+        return None
+    return paths
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("notebooks", nargs="*", type=Path, help="chapter notebooks (default: those in _toc.yml)")
     p.add_argument("--out", type=Path, default=ROOT / "_build" / "student")
     args = p.parse_args(argv)
-    paths = [q.resolve() for q in args.notebooks] or _toc_chapters()
-    missing = [str(q) for q in paths if not q.is_file()]
-    if missing:
-        print(f"student_edition: no such notebook: {', '.join(missing)}", file=sys.stderr)
+    paths = notebook_paths(args.notebooks, _toc_chapters, "student_edition")
+    if paths is None:
         return 2
     try:
         report = write_edition(paths, args.out)

@@ -14,17 +14,14 @@ Paths in it are absolute because jupyter-book resolves them next to the configur
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
-
-import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from stored_config import stored_config, write_config  # noqa: E402  (a sibling script)
+from stored_config import config_command, stored_config  # noqa: E402  (a sibling script)
 
 
 def student_config(cfg: dict, root: Path = ROOT) -> dict:
@@ -38,12 +35,7 @@ def student_config(cfg: dict, root: Path = ROOT) -> dict:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--out", type=Path, default=ROOT / "_build" / "student-site")
-    args = p.parse_args(argv)
-    cfg = student_config(yaml.safe_load((ROOT / "_config.yml").read_text()))
-    print(write_config(cfg, args.out, "scripts/student_site.py"))
-    return 0
+    return config_command(argv, student_config, ROOT / "_build" / "student-site", "scripts/student_site.py")
 
 
 if __name__ == "__main__":
