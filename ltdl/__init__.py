@@ -11,7 +11,7 @@ from the modules:
   their :class:`Certificate`), :mod:`~ltdl.sweeps`, :mod:`~ltdl.minnorm`;
 * measuring: :mod:`~ltdl.diagnostics`, :mod:`~ltdl.oracles`, :mod:`~ltdl.turnpike`;
 * the book's examples and extensions: :mod:`~ltdl.examples`, :mod:`~ltdl.spacetime`,
-  :mod:`~ltdl.provenance`.
+  :mod:`~ltdl.provenance`, :mod:`~ltdl.notebook` (``setup_chapter``, the one-line chapter setup).
 """
 
 from .activations import ACTIVATIONS
@@ -34,6 +34,7 @@ from .examples import EXAMPLES, ExampleSpec, decision_function, get_example, run
 from .fields import Bias, Bottleneck, Controls, Field, FrozenField, Inner, Outer, make_field
 from .flows import flow, fused_gradients, odeint_flow
 from .minnorm import MinNorm, min_norm_interpolant
+from .notebook import setup_chapter
 from .optim import Certificate, Result, fista, train, train_newton
 from .oracles import bias_erm, bias_integral
 from .problem import Problem
@@ -120,6 +121,7 @@ __all__ = [
     "rotation",
     "run_example",
     "scale_controls",
+    "setup_chapter",
     "sig",
     "squared_norms",
     "states_at",

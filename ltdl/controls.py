@@ -24,11 +24,16 @@ def init_controls(
     kind: str = "zero",
     scale: float = 0.01,
     seed: int | None = None,
+    zero: tuple[str, ...] = (),
     batch: tuple[int, ...] = (),
     dtype: torch.dtype = torch.float64,
     device: torch.device | str | None = None,
 ) -> Controls:
     """Controls for K layers: ``"zero"`` or ``"normal"`` (i.i.d. N(0, scale²), needs ``seed``).
+
+    ``zero`` names controls that start at zero whatever the kind: ``kind="normal", zero=("w",)`` is
+    the zero-weight start of the chapters (W = 0, a small random bias). The random numbers are
+    drawn for every control first, so the other controls do not depend on ``zero``.
 
     Returns a dict of tensors of shape ``(*batch, K, *field.shapes(d)[name])`` with
     ``requires_grad`` off (training switches it on).
@@ -36,17 +41,22 @@ def init_controls(
     _checks.integer("d", d)
     _checks.integer("K", K)
     _checks.choice("kind", kind, ("zero", "normal"))
+    shapes = field.shapes(d)
+    if isinstance(zero, str) or not isinstance(zero, tuple) or not set(zero) <= set(shapes):
+        raise ValueError(f"zero must be a tuple of control names of this field {tuple(shapes)}, got {zero!r}")
     if kind == "normal":
         _checks.seed("seed", seed)  # explicit seeds only: None, bools and floats are refused
         _checks.positive("scale", scale)
         gen = torch.Generator(device="cpu").manual_seed(cast(int, seed))  # _checks.seed refused None
     out: Controls = {}
-    for name, shape in field.shapes(d).items():
+    for name, shape in shapes.items():
         full = (*batch, K, *shape)
         if kind == "zero":
             out[name] = torch.zeros(full, dtype=dtype, device=device)
         else:
             out[name] = (scale * torch.randn(full, generator=gen, dtype=dtype)).to(device)
+    for name in zero:
+        out[name].zero_()
     return out
 
 

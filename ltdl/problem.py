@@ -133,7 +133,9 @@ class Problem:
                 raise _checks.ArgumentTypeError(f"{name}[{key!r}] must be a torch.Tensor, got {type(t).__name__}")
             _checks.like(f"{name}[{key!r}]", t, "x", self.x)
 
-    def init_controls(self, *, kind: str = "zero", scale: float = 0.01, seed: int | None = None) -> Controls:
+    def init_controls(
+        self, *, kind: str = "zero", scale: float = 0.01, seed: int | None = None, zero: tuple[str, ...] = ()
+    ) -> Controls:
         """Controls of the right shapes, dtype and device (see :func:`ltdl.init_controls`)."""
         return init_controls(
             self.field,
@@ -142,6 +144,7 @@ class Problem:
             kind=kind,
             scale=scale,
             seed=seed,
+            zero=zero,
             batch=self.batch,
             dtype=self.x.dtype,
             device=self.x.device,

@@ -37,7 +37,14 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-_T0 = time.perf_counter()  # set when ``ltdl`` is imported (the chapter's setup cell)
+_T0 = time.perf_counter()  # set when ``ltdl`` is imported, restarted by ``setup_chapter``
+
+
+def restart_clock() -> None:
+    """Restart the clock whose reading :func:`provenance` reports as ``elapsed_s``."""
+    global _T0
+    _T0 = time.perf_counter()
+
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 PACKAGES = ("ltdl", "torch", "numpy", "matplotlib", "torchdiffeq", "myst-nb", "jupyter-book")
@@ -162,8 +169,8 @@ class Provenance(dict[str, Any]):
 def provenance(packages: tuple[str, ...] = PACKAGES) -> Provenance:
     """Facts about this execution: ``ltdl_sources`` (hash of the package as imported),
     ``notebook_code`` (hash of the executed cells, None outside IPython), ``executed`` (UTC),
-    ``elapsed_s`` (seconds since ``import ltdl``), ``peak_memory_mib``, ``python``, ``platform``
-    and ``packages`` (name → version)."""
+    ``elapsed_s`` (seconds since ``import ltdl`` or the last :func:`restart_clock`),
+    ``peak_memory_mib``, ``python``, ``platform`` and ``packages`` (name → version)."""
     if isinstance(packages, str) or not all(isinstance(p, str) for p in packages):
         raise TypeError(f"packages must be a tuple of distribution names, got {packages!r}")
     cells = _executed_cells()

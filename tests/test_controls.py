@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 import ltdl
@@ -18,3 +19,18 @@ def test_refine_controls_gives_the_same_flow_on_a_finer_grid(gen):
 def test_relative_spread():
     assert ltdl.relative_spread([1.0, 2.0, 3.0]) == 1.0
     assert ltdl.relative_spread([2.0, 2.0]) == 0.0
+
+
+def test_zero_names_start_at_zero_and_leave_the_other_draws_unchanged():
+    f = ltdl.make_field("outer", activation="tanh")
+    plain = ltdl.init_controls(f, 2, 5, kind="normal", scale=0.01, seed=3)
+    u = ltdl.init_controls(f, 2, 5, kind="normal", scale=0.01, seed=3, zero=("w",))
+    assert torch.count_nonzero(u["w"]) == 0
+    assert torch.equal(u["b"], plain["b"])  # the zero-weight start of the chapters, bit for bit
+
+
+@pytest.mark.parametrize("zero", [("v",), "w", ["w"]])
+def test_zero_must_name_controls_of_the_field(zero):
+    f = ltdl.make_field("outer", activation="tanh")
+    with pytest.raises(ValueError, match="zero must be a tuple of control names"):
+        ltdl.init_controls(f, 2, 5, kind="normal", seed=0, zero=zero)
