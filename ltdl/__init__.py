@@ -9,7 +9,8 @@ from the modules:
   :mod:`~ltdl.costs`, :mod:`~ltdl.problem`;
 * solving: :mod:`~ltdl.optim` (every minimiser: ``train``, ``train_newton``, ``fista``, with
   their :class:`Certificate`), :mod:`~ltdl.sweeps`, :mod:`~ltdl.minnorm`;
-* measuring: :mod:`~ltdl.diagnostics`, :mod:`~ltdl.oracles`, :mod:`~ltdl.turnpike`;
+* measuring: :mod:`~ltdl.diagnostics`, :mod:`~ltdl.oracles`, :mod:`~ltdl.turnpike`,
+  :mod:`~ltdl.turnpike_runs` (the solve → measure → depth protocol of the turnpike chapters);
 * the book's examples and extensions: :mod:`~ltdl.examples`, :mod:`~ltdl.spacetime`,
   :mod:`~ltdl.provenance`, :mod:`~ltdl.notebook` (``setup_chapter``, the one-line chapter setup).
 """
@@ -30,7 +31,7 @@ from .diagnostics import (
     sig,
     time_to_reach,
 )
-from .examples import EXAMPLES, ExampleSpec, decision_function, get_example, run_example, states_at
+from .examples import EXAMPLES, ExampleRun, ExampleSpec, decision_function, get_example, run_example, states_at
 from .fields import Bias, Bottleneck, Controls, Field, FrozenField, Inner, Outer, make_field
 from .flows import flow, fused_gradients, odeint_flow
 from .minnorm import MinNorm, min_norm_interpolant
@@ -52,8 +53,9 @@ from .spacetime import (
     resnet_weights,
     width_schedule,
 )
-from .sweeps import Sweep, doubling, sweep, warm_start
+from .sweeps import Sweep, certified_distance, doubling, reference_sweep, sweep, warm_start
 from .turnpike import bias_integral_discrete, first_time_below, linearised_rate, turnpike_rate
+from .turnpike_runs import DepthStats, TurnpikeRun, TurnpikeTable, turnpike_run, turnpike_table
 
 __version__ = "0.1.0"
 
@@ -65,6 +67,8 @@ __all__ = [
     "Certificate",
     "Controls",
     "Dataset",
+    "DepthStats",
+    "ExampleRun",
     "ExampleSpec",
     "Field",
     "Fit",
@@ -79,9 +83,12 @@ __all__ = [
     "Result",
     "SpaceTimeField",
     "Sweep",
+    "TurnpikeRun",
+    "TurnpikeTable",
     "bias_erm",
     "bias_integral",
     "bias_integral_discrete",
+    "certified_distance",
     "concentric_spheres",
     "control_penalty",
     "cosine_basis",
@@ -113,6 +120,7 @@ __all__ = [
     "odeint_flow",
     "provenance",
     "readout_map",
+    "reference_sweep",
     "refine_controls",
     "relative_spread",
     "rescaled_controls",
@@ -133,6 +141,8 @@ __all__ = [
     "trapezoid",
     "tricolor",
     "turnpike_rate",
+    "turnpike_run",
+    "turnpike_table",
     "warm_start",
     "width_schedule",
     "xor",

@@ -19,5 +19,9 @@ ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {
     "softplus": torch.nn.functional.softplus,
     "identity": lambda z: z,
 }
+"""Scalar activations σ by name, applied componentwise (a tensor of any shape to one of the same shape).
+
+``leaky_relu`` has slope 0.1 for z < 0; ``make_field(..., activation=name)`` looks the name up here.
+"""
 
 POSITIVELY_HOMOGENEOUS = frozenset({"relu", "leaky_relu", "identity"})

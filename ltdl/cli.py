@@ -93,35 +93,38 @@ def _savefig(fig: Any, out: Path, name: str) -> str:
     return path.name
 
 
-def _erm_sweep(args: argparse.Namespace, progress: bool) -> dict[str, Any]:
-    """R2: T sweep of L2-regularised ERM at fixed K with warm starts."""
-    ltdl, torch, data, P, fld = _setup(args)
-    Ts = args.T
-    rows = []
-    u = None
-    bar = _bar(len(Ts), progress, "erm-sweep")
-    for i, T in enumerate(Ts):
-        prob = ltdl.Problem(fld, data.x, data.y, T=T, K=args.K, lam=args.lam, P=P)
-        if u is None:
-            u = prob.init_controls(kind="normal", scale=0.01, seed=args.seed)
-        else:  # warm start through R1: same rescaled control v = T u
-            u = ltdl.scale_controls(u, Ts[i - 1] / T)
-        res = ltdl.train(prob, u, max_iter=args.max_iter)
-        u = res.controls
-        E_T = float(res.terms["E_T"])
-        v2 = float(ltdl.l2_norm_sq(u, fld, data.x.shape[1], T)) * T
-        rows.append(
-            {"T": T, "E_T": E_T, "T_E_T": T * E_T, "v_norm_sq": v2, "J": float(res.value), "n_iter": res.n_iter}
-        )
-        bar.update(1)
-        bar.set_postfix(T=T, E=f"{E_T:.2e}")
-    bar.close()
-    E = [r["E_T"] for r in rows]
-    tail = min(4, len(Ts))
-    slope = None
-    if tail >= 2 and all(e > 0 for e in E[-tail:]):
-        slope = ltdl.loglog_slope(Ts[-tail:], E[-tail:]).slope
+ERM_TAIL_POINTS = 5  # the fitted tail: the last five horizons, as chapter 03 fits T = 64..1024
 
+
+def _erm_sweep(args: argparse.Namespace, progress: bool) -> dict[str, Any]:
+    """R2: T sweep of L2-regularised ERM at fixed K, the reference protocol of chapter 03
+    (:func:`ltdl.reference_sweep`: R1 warm starts, L-BFGS and two Newton steps), certified."""
+    ltdl, torch, data, P, fld = _setup(args)
+    torch.set_num_threads(1)  # as chapter 03 (ltdl.setup_chapter): one thread is the fastest for these tensors
+    Ts = args.T
+    opts = dict(seed=args.seed, max_iter=args.max_iter, progress=progress, desc="erm-sweep")
+    sw = ltdl.reference_sweep(fld, data.x, data.y, T=Ts, lam=args.lam, K=args.K, P=P, **opts)
+    certs = ltdl.diagnostics.certify_sweep(sw, data.x, data.y, P=P)
+    rows = [
+        {
+            "T": T,
+            "E_T": float(sw.E[i]),
+            "T_E_T": T * float(sw.E[i]),
+            "v_norm_sq": float(sw.v_norm_sq[i]),
+            "J": float(sw.J[i]),
+            "n_iter": int(sw.n_iter[i]),
+            "grad_max": certs[i].grad_max,  # max |dJ/dv| (unit-time form)
+            "min_eig": certs[i].min_eig,  # smallest Hessian eigenvalue (unit-time form)
+        }
+        for i, T in enumerate(Ts)
+    ]
+    E = [r["E_T"] for r in rows]
+    tail = min(ERM_TAIL_POINTS, len(Ts))
+    slope = ci = None
+    if tail >= 2 and all(e > 0 for e in E[-tail:]):
+        fit = ltdl.loglog_slope(Ts[-tail:], E[-tail:])
+        slope, ci = fit.slope, list(fit.ci)
+    distance = ltdl.certified_distance(sw, certs)  # to the exact strict minimisers; inf: none certified
     import matplotlib.pyplot as plt
 
     from . import plots
@@ -137,42 +140,75 @@ def _erm_sweep(args: argparse.Namespace, progress: bool) -> dict[str, Any]:
     axes[1].set_xlabel("$T$")
     axes[1].set_ylabel(r"$T\cdot E_T$")
     figs = [_savefig(fig, args.out, "erm_sweep.png")]
-    return {"rows": rows, "tail_slope": slope, "tail_points": tail, "figures": figs}
+    return {
+        "rows": rows,
+        "tail_slope": slope,
+        "tail_ci": ci,
+        "tail_points": tail,
+        "distance_bound": distance,
+        "figures": figs,
+    }
+
+
+# Chapter 06's protocol constants: the accuracies η of its depth table and the floors of its rate
+# fits (below them the solver's accuracy, not the turnpike, sets the values of E and of ‖u‖).
+R6_ETAS = (1e-2, 1e-4, 1e-6)
+R6_FLOORS = {"E": 1e-20, "u": 1e-10}
+R6_GRAD_TOL = 1e-12  # train_newton's stopping tolerance: the certificate of chapter 06
+
+
+def _r6_prediction(ltdl: Any, fld: Any, data: Any, P: Any, beta: float, lam: float, dt: float) -> float | None:
+    """μ_Δt of the problem linearised at x = y (chapter 06), or None where it does not apply: no
+    integral term (β = 0), a readout P ≠ I (the zero-error set is then not the point x = y), or a
+    field without the steady state f(y, 0) = 0."""
+    if beta == 0 or P is not None:
+        return None
+    try:
+        return float(ltdl.linearised_rate(fld, data.y, weight=beta, lam=lam, dt=dt))
+    except ValueError:
+        return None
 
 
 def _integral_turnpike(args: argparse.Namespace, progress: bool) -> dict[str, Any]:
-    """R6: integral regulariser β∫E dt; exponential decay of E(t) and ‖u(t)‖ in t."""
+    """R6: integral regulariser β∫E dt; the check of chapter 06 (the same library calls).
+
+    Per T: a certified Newton solve from W = 0 (:func:`ltdl.turnpike_run`), then the two-sided rate
+    fits of E and ‖u‖ and the depth to each η of ``R6_ETAS`` (:func:`ltdl.turnpike_table`).
+    """
     ltdl, torch, data, P, fld = _setup(args)
-    loss = ltdl.Loss("lp", p=2.0, power=2.0)
-    curves = []
+    runs = {}
     bar = _bar(len(args.T), progress, "integral-turnpike")
     for T in args.T:
         K = max(1, round(args.K_per_unit * T))
-        prob = ltdl.Problem(fld, data.x, data.y, T=T, K=K, lam=args.lam, P=P, loss=loss, beta=args.beta)
-        u0 = prob.init_controls(kind="normal", scale=0.01, seed=args.seed)
-        res = ltdl.train(prob, u0, max_iter=args.max_iter)
-        t = torch.linspace(0, T, K + 1)
-        E = prob.risk_curve(res.trajectory)
-        norms = ltdl.squared_norms(res.controls, fld, data.x.shape[1]).sqrt()
-        # Fit the rate on the first half of [0, T] (away from the terminal arc), where E > 0.
-        half = [k for k in range(K + 1) if t[k] <= T / 2 and float(E[k]) > 0]
-        mu = ltdl.decay_rate(t[half], E[half]) if len(half) >= 2 else None
+        prob = ltdl.Problem(fld, data.x, data.y, T=T, K=K, lam=args.lam, P=P, loss=ltdl.Loss("mse"), beta=args.beta)
+        runs[T] = ltdl.turnpike_run(prob, seed=args.seed, max_steps=args.max_iter)
+        bar.update(1)
+        bar.set_postfix(T=T, grad=f"{runs[T].certificate.grad_max:.1e}")
+    bar.close()
+    tab_E = ltdl.turnpike_table(runs, curve="E", etas=R6_ETAS, floor=R6_FLOORS["E"])
+    tab_u = ltdl.turnpike_table(runs, curve="u", floor=R6_FLOORS["u"])
+    curves = []
+    for T, r in runs.items():
+        cert = r.certificate
         curves.append(
             {
                 "T": T,
-                "K": K,
-                "t": t.tolist(),
-                "E": E.tolist(),
-                "u_norm": norms.tolist(),
-                "mu_E": mu,
-                "E_T": float(E[-1]),
-                "J": float(res.value),
-                "n_iter": res.n_iter,
+                "K": len(r.tu),
+                "t": r.t.tolist(),
+                "E": r.E.tolist(),
+                "u_norm": r.u.tolist(),
+                "mu_E": tab_E.rate[T],
+                "mu_u": tab_u.rate[T],
+                "depth": [{"eta": eta, "t": tab_E.depth[eta][T]} for eta in R6_ETAS],
+                "E_T": r.E_T,
+                "J": float(r.result.value),
+                "n_iter": r.result.n_iter,
+                "grad_max": cert.grad_max,
+                "min_eig": cert.min_eig,
+                "certified": bool(cert.grad_max <= R6_GRAD_TOL and cert.min_eig is not None and cert.min_eig > 0),
             }
         )
-        bar.update(1)
-        bar.set_postfix(T=T, mu=f"{mu:.2f}" if mu is not None else "n/a")
-    bar.close()
+    mu_lin = _r6_prediction(ltdl, fld, data, P, args.beta, args.lam, 1.0 / args.K_per_unit)
 
     import matplotlib.pyplot as plt
 
@@ -180,16 +216,25 @@ def _integral_turnpike(args: argparse.Namespace, progress: bool) -> dict[str, An
 
     plots.use_style()
     fig, axes = plt.subplots(1, 2, figsize=(8, 3.2))
-    for c in curves:
-        axes[0].semilogy(c["t"], [max(e, 1e-300) for e in c["E"]], label=f"T = {c['T']:g}")
-        tm = [(k + 0.5) * c["T"] / c["K"] for k in range(c["K"])]
-        plots.control_norm_plot(axes[1], tm, [max(n, 1e-300) for n in c["u_norm"]], label=f"T = {c['T']:g}")
+    for r in runs.values():
+        axes[0].semilogy(r.t, [max(float(e), 1e-300) for e in r.E], label=f"T = {r.T:g}")
+        plots.control_norm_plot(axes[1], r.tu, [max(float(n), 1e-300) for n in r.u], label=f"T = {r.T:g}")
     axes[0].set_xlabel("$t$")
     axes[0].set_ylabel("$E(x(t))$")
     axes[0].legend()
     axes[1].legend()
     figs = [_savefig(fig, args.out, "integral_turnpike.png")]
-    return {"curves": curves, "figures": figs}
+    rates = [c["mu_E"] for c in curves]
+    return {
+        "curves": curves,
+        "predicted_mu": mu_lin,  # rate of the distance and of ‖u‖; E, a squared distance, decays at 2μ
+        "predicted_mu_E": None if mu_lin is None else 2 * mu_lin,
+        "spread_mu_E": ltdl.relative_spread(rates) if all(m > 0 for m in rates) else None,
+        "etas": list(R6_ETAS),
+        "floors": dict(R6_FLOORS),
+        "grad_tol": R6_GRAD_TOL,
+        "figures": figs,
+    }
 
 
 # The registry. An experiment's ``run(args, progress)`` returns a JSON-able dict of its numbers;
@@ -199,15 +244,16 @@ EXPERIMENTS: dict[str, Experiment] = {
     "erm-sweep": Experiment(
         "erm-sweep",
         "R2: L2-regularised ERM, sweep of the horizon T at fixed K (four-point rotation); "
-        "E_T, T*E_T and ||v_T||^2 per T, fitted tail slope of log E_T vs log T.",
+        "E_T, T*E_T, ||v_T||^2 and the second-order certificate per T, fitted slope of log E_T vs log T "
+        "over the last five T (chapter 03's protocol, ltdl.reference_sweep).",
         {"T": [1, 2, 4, 8, 16, 32, 64, 128], "lam": 1.0, "K": 10, "max_iter": 500},
         _erm_sweep,
     ),
     "integral-turnpike": Experiment(
         "integral-turnpike",
-        "R6: integral regulariser beta*int E dt (squared l2 distance), E(t) and ||u(t)|| per T, "
-        "fitted decay rate mu on [0, T/2].",
-        {"T": [4, 8], "lam": 0.1, "K": None, "max_iter": 1500},
+        "R6: integral regulariser beta*int E dt (squared l2 distance), chapter 06's check: per T a certified "
+        "Newton solve, the two-sided rates of E(t) and ||u(t)||, the depth to E <= 1e-2, 1e-4, 1e-6.",
+        {"T": [4, 8, 16], "lam": 0.1, "K": None, "max_iter": 200},
         _integral_turnpike,
         extra={"K_per_unit": 4, "beta": 1.0},
     ),
@@ -334,7 +380,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--data", choices=DATASETS, default="four-point", help="data set (default four-point)")
     r.add_argument("--n", type=_positive_int, default=60, help="points for spheres/xor (default 60)")
     r.add_argument("--seed", type=_nonneg_int, default=0, help="seed of data and initial controls")
-    r.add_argument("--max-iter", type=_positive_int, default=None, help="L-BFGS iterations per run")
+    r.add_argument(
+        "--max-iter",
+        type=_positive_int,
+        default=None,
+        help="iterations per run (L-BFGS; integral-turnpike: Newton steps)",
+    )
     r.add_argument("--size", default=None, help="size of a registry example (e.g. reduced, full)")
     r.add_argument("--out", type=Path, required=True, help="output folder (created if missing)")
     r.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -387,6 +438,11 @@ def _resolve(args: argparse.Namespace) -> Experiment:
         args.K = exp.defaults["K"] if args.K is None else args.K
     if args.lam == 0 and exp.name == "integral-turnpike":
         raise UsageError("--lam must be > 0 for integral-turnpike")
+    if exp.name == "integral-turnpike" and min(args.T) < 2 + 2 / args.K_per_unit:
+        # the rate fits use the grid times in [1, T - 1]: at least 3 of them
+        raise UsageError(
+            f"every --T must be >= {2 + 2 / args.K_per_unit:g} for integral-turnpike (rate fit on [1, T - 1])"
+        )
     return exp
 
 
@@ -652,7 +708,8 @@ def _accepts(fn: Callable[..., Any], name: str) -> bool:
 
 
 def _run_example(args: argparse.Namespace, progress: bool) -> dict[str, Any]:
-    """Run a registry example of ltdl/examples.py and save what it returns."""
+    """Run a registry example of ltdl/examples.py: its record (:meth:`ExampleRun.to_dict`), the
+    chapter's measures (``examples.measures``) and the chapter's two figures."""
     _check_example_args(args)
     from . import examples
 
@@ -668,49 +725,22 @@ def _run_example(args: argparse.Namespace, progress: bool) -> dict[str, Any]:
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # ~10³ points in the plane: a second thread only waits (the numbers are the same)
     try:
-        out = examples.run_example(args.name, **kwargs)
+        run = examples.run_example(args.name, **kwargs)
     finally:
         torch.set_num_threads(threads)
-    numbers, figs = {}, []
-    items = out.items() if isinstance(out, dict) else [("result", out)]
-    for key, val in items:
-        if hasattr(val, "savefig"):  # a matplotlib figure
-            figs.append(_savefig(val, args.out, f"{args.name}_{key}.png"))
-        else:
-            numbers[key] = val
-    for attr in ("figures", "figs"):
-        for i, f in enumerate(numbers.pop(attr, []) or []):
-            if hasattr(f, "savefig"):
-                figs.append(_savefig(f, args.out, f"{args.name}_{i}.png"))
-    figs += _example_figures(numbers, args)
-    numbers["figures"] = figs
+    numbers = run.to_dict()
+    numbers["measures"] = examples.measures(run)
+    numbers["figures"] = _example_figures(run, args)
     return numbers
 
 
-def _example_figures(numbers: dict[str, Any], args: argparse.Namespace) -> list[str]:
-    """Trajectories and the curves of the authors' plot types, when the example returns them."""
-    import matplotlib.pyplot as plt
-
-    from . import plots
+def _example_figures(run: Any, args: argparse.Namespace) -> list[str]:
+    """The chapter's figures of an example run, drawn by the chapter's functions
+    (``examples.draw_snapshots`` and ``examples.draw_plot_types``) in the book's style."""
+    from . import examples, plots
 
     plots.use_style()
-    out = []
-    traj = numbers.get("trajectory")
-    shape = getattr(traj, "shape", None)
-    if traj is not None and (shape is not None and len(shape) == 3 and shape[-1] == 2):
-        fig, ax = plt.subplots(figsize=(4, 4))
-        plots.trajectories_2d(ax, traj, numbers.get("train_classes"))
-        ax.set_title(f"{args.name}: trajectories")
-        out.append(_savefig(fig, args.out, f"{args.name}_trajectories.png"))
-    t = numbers.get("times")
-    curves = {
-        k: numbers[k] for k in ("risk_curve", "state_norms", "target_distance") if numbers.get(k) is not None
-    }  # target_distance is None without tracking
-    if t is not None and curves:
-        fig, ax = plt.subplots()
-        for k, v in curves.items():
-            ax.semilogy(plots._np(t), [max(float(x), 1e-300) for x in plots._np(v)], label=k)
-        ax.set_xlabel("$t$ (layers)")
-        ax.legend()
-        out.append(_savefig(fig, args.out, f"{args.name}_curves.png"))
-    return out
+    return [
+        _savefig(examples.draw_snapshots(run), args.out, f"{args.name}_snapshots.png"),
+        _savefig(examples.draw_plot_types(run), args.out, f"{args.name}_plot_types.png"),
+    ]

@@ -45,7 +45,7 @@ def l2_norm_sq(u: Controls, field: Field, d: int, T) -> Tensor:
 
 
 def l2_distance(u1: Controls, u2: Controls, field: Field, d: int, T) -> Tensor:
-    """‖u1 − u2‖_{L²(0,T)} for controls on the same grid."""
+    """:math:`‖u_1 − u_2‖_{L²(0,T)}` for controls u1, u2 on the same grid."""
     diff = {n: u1[n] - u2[n] for n in u1}
     return l2_norm_sq(diff, field, d, T).sqrt()
 
@@ -107,7 +107,7 @@ def exp_rate(t, y) -> Fit:
 
 
 def decay_rate(t, y) -> float:
-    """μ of the fit y ≈ C e^{−μ t}."""
+    """μ of the fit :math:`y ≈ C e^{−μ t}`."""
     return -exp_rate(t, y).slope
 
 

@@ -141,7 +141,7 @@ class FrozenField(Field):
 
 
 class Bias(Field):
-    """f(x, u) = b: the ``outer`` field with w ≡ 0 (the closed-form oracles of :mod:`ltdl.oracles`)."""
+    """f(x, u) = b: the ``outer`` field with w ≡ 0 (closed-form oracles: :func:`bias_erm`, :func:`bias_integral`)."""
 
     name = "bias"
 

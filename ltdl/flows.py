@@ -67,7 +67,8 @@ class Tableau:
             if b != 0:
                 term = k if b == 1 else b * k
                 acc = term if acc is None else acc + term
-        return x + (dt / self.den) * cast(Tensor, acc)  # a tableau has at least one non-zero weight
+        h = dt if self.den == 1 else dt / self.den  # Δt/1 is Δt exactly: skip the kernel (hot path)
+        return x + h * cast(Tensor, acc)  # a tableau has at least one non-zero weight
 
 
 TABLEAUX = {
@@ -107,9 +108,9 @@ def flow(
     Args:
         field: the vector field f.
         x0: initial states, shape ``(*batch, N, d)``.
-        u: controls, tensors of shape ``(*batch, K, ...)`` (see :mod:`ltdl.controls`).
+        u: controls, tensors of shape ``(*batch, K, ...)`` (see :func:`init_controls`).
         T: final time > 0, a number or a tensor of shape ``(*batch,)`` (one T per problem).
-        method: a key of :data:`TABLEAUX`: ``"euler"`` (ResNet), ``"midpoint"`` or ``"rk4"``.
+        method: a key of ``ltdl.flows.TABLEAUX``: ``"euler"`` (ResNet), ``"midpoint"`` or ``"rk4"``.
         K: if given, must equal the number of control intervals (a consistency check).
 
     Returns:
@@ -163,7 +164,7 @@ def odeint_flow(
 ) -> Tensor:
     """Continuous reference solution with torchdiffeq, interval by interval.
 
-    Each interval [t_k, t_{k+1}] is integrated separately with its constant control, so the
+    Each interval :math:`[t_k, t_{k+1}]` is integrated separately with its constant control, so the
     solver never straddles a jump of u. Returns the states at t_0, ..., t_K, shape
     ``(K+1, *batch, N, d)``. With ``adjoint=True`` gradients come from ``odeint_adjoint``.
     """

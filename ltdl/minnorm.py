@@ -50,8 +50,8 @@ class MinNorm:
 
     Attributes:
         v: the control on the unit-time grid, tensors ``(K, ...)``.
-        norm_sq: ‖v‖²_{L²(0,1)}.
-        residual: max_i |P x_i(1) − y_i| (∞-norm of the constraint).
+        norm_sq: :math:`‖v‖²_{L²(0,1)}`.
+        residual: max_i ‖P x_i(1) − y_i‖_∞ (the ∞-norm of the constraint).
         multiplier: Lagrange multiplier μ of the constraint c(v) = 0, shape ``(N, m)``.
         stationarity: ‖∇_v(‖v‖² + μ·c)‖ at the returned point (Euclidean, over all entries).
         rho: the final penalty parameter; ``outer_iter``: multiplier updates performed.
@@ -73,11 +73,11 @@ class MinNorm:
 
     @property
     def error_constant(self) -> float:
-        """N |μ|² / 4: the predicted limit of E/ε² as ε = λ/T → 0 for the ``mse`` loss.
+        """The predicted limit N ‖μ‖²/4 of E/ε² as ε = λ/T → 0 for the ``mse`` loss.
 
         First-order optimality of the ERM problem (E = (1/N) Σ|c_i|², weight ε on ‖v‖²) reads
         ∇‖v‖² + (2/(εN)) Dcᵀ c = 0; comparing with the KKT condition ∇‖v‖² + Dcᵀ μ = 0 gives
-        c ≈ (εN/2) μ, hence E ≈ ε² N |μ|²/4, i.e. T² E_T → λ² N |μ|²/4 (needs Dc of full rank).
+        c ≈ (εN/2) μ, hence E ≈ ε² N ‖μ‖²/4, i.e. T² E_T → λ² N ‖μ‖²/4 (needs Dc of full rank).
         """
         N = self.multiplier.shape[0]
         return float(N * (self.multiplier**2).sum() / 4)
@@ -164,9 +164,9 @@ def min_norm_interpolant(
         v0: starting control on the unit-time grid, tensors ``(K, ...)`` (zeros when None).
         rho: initial penalty parameter; ``rho_growth``: its factor when the violation does not
             drop below a quarter of its previous value; ``rho_max``: its cap.
-        tol: stop when max |P x_i(1) − y_i| ≤ tol.
+        tol: stop when max_i ‖P x_i(1) − y_i‖_∞ ≤ tol.
         max_outer: multiplier updates at most; ``max_iter``, ``tol_grad``: each inner L-BFGS.
-        newton_steps, kkt_switch: once max |c| ≤ ``kkt_switch``, up to ``newton_steps`` Newton
+        newton_steps, kkt_switch: once ‖c‖_∞ ≤ ``kkt_switch``, up to ``newton_steps`` Newton
             steps on the KKT system ∇‖v‖² + Dcᵀμ = 0, c = 0 (exact Hessian and Jacobian; for
             small problems), kept while its residual decreases. Without them the inner L-BFGS
             solves stall near 1e-6 relative accuracy (they stop when the objective no longer

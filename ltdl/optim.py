@@ -20,6 +20,7 @@ the largest over the batch members.
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from collections.abc import Callable, Iterable
@@ -43,7 +44,7 @@ class Certificate:
     Attributes:
         kind: ``"gradient"`` (:func:`train`), ``"newton"`` (:func:`train_newton`) or
             ``"prox-gradient"`` (:func:`fista`).
-        grad_max: max |∂J/∂u| over every optimised tensor (controls, and P when trained) and
+        grad_max: the max-abs entry of ∂J/∂u over every optimised tensor (controls, and P when trained) and
             every batch member; for ``"prox-gradient"`` the max-abs entry of the prox-gradient
             mapping G(u) = (u − prox_s(u − s∇f(u)))/s, which is 0 exactly at a minimiser.
         min_eig: smallest eigenvalue of the Hessian of J (``"newton"`` only; > 0 certifies a
@@ -102,6 +103,7 @@ class Result:
 
     @property
     def value(self) -> Tensor:
+        """J at the returned controls, ``terms["J"]``, shape ``(*batch,)``."""
         return self.terms["J"]
 
 
@@ -123,11 +125,25 @@ def gradient(problem: Problem, u: Controls) -> Controls:
     return dict(zip(names, torch.autograd.grad(J, [w[n] for n in names]), strict=True))
 
 
-def _finish(problem: Problem, u_opt: Controls) -> tuple[Tensor, dict[str, Tensor]]:
+def _finish(
+    problem: Problem,
+    u_opt: Controls,
+    *,
+    history: list[float],
+    n_iter: int,
+    start: float,
+    certificate: Certificate,
+    extra: dict[str, Tensor] | None = None,
+) -> Result:
+    """The :class:`Result` of every minimiser: trajectory and terms at ``u_opt``, each ``extra`` term
+    added to ``terms`` and to ``J`` (FISTA's ℓ¹ term), wall time since ``start``."""
     with torch.no_grad():
         traj = problem.trajectory(u_opt)
         terms = {k: v.detach() for k, v in problem.terms(u_opt, traj).items()}
-    return traj, terms
+    for name, value in (extra or {}).items():
+        terms[name] = value.detach()
+        terms["J"] = terms["J"] + terms[name]
+    return Result(u_opt, traj, terms, history, n_iter, time.perf_counter() - start, certificate=certificate)
 
 
 def lbfgs(
@@ -235,6 +251,7 @@ def train(
     tol_grad: float = 1e-12,
     tol_change: float = 1e-15,
     history_size: int = 50,
+    restarts: int = 0,
     progress: bool = False,
     desc: str | None = None,
 ) -> Result:
@@ -250,12 +267,49 @@ def train(
         tol_grad: L-BFGS stops when the max-abs gradient entry is ≤ ``tol_grad``.
         tol_change: L-BFGS also stops when J or the step changes by less than this.
         history_size: L-BFGS memory.
+        restarts: at most this many further calls from the returned point, each kept only while
+            it lowers Σ J strictly (a fresh L-BFGS memory escapes the stalls of a stale one).
         progress: show a tqdm bar.
 
     Returns:
         A :class:`Result`; its certificate (kind ``"gradient"``) is computed by one extra
-        gradient evaluation at the returned controls (and P).
+        gradient evaluation at the returned controls (and P). With restarts, ``history`` and
+        ``n_iter`` cover every kept call and ``wall_time`` every call.
     """
+    _checks.integer("restarts", restarts, minimum=0)
+    once = functools.partial(
+        _train_once, problem, optimizer=optimizer, max_iter=max_iter, lr=lr, tol_grad=tol_grad,
+        tol_change=tol_change, history_size=history_size, progress=progress, desc=desc,
+    )  # fmt: skip
+    start = time.perf_counter()
+    res = once(u0)
+    for _ in range(restarts):
+        P_kept = (problem.P.A.detach().clone(), problem.P.c.detach().clone())  # LBFGS updates P in place
+        again = once(res.controls)
+        if not float(again.value.sum()) < float(res.value.sum()):
+            problem.P.A, problem.P.c = P_kept  # the rejected call moved a trainable P: undo it
+            break
+        again.history[:0] = res.history
+        again.n_iter += res.n_iter
+        res = again
+    res.wall_time = time.perf_counter() - start
+    return res
+
+
+def _train_once(
+    problem: Problem,
+    u0: Controls | None,
+    *,
+    optimizer: str,
+    max_iter: int,
+    lr: float | None,
+    tol_grad: float,
+    tol_change: float,
+    history_size: int,
+    progress: bool,
+    desc: str | None,
+) -> Result:
+    """One call of the first-order method (see :func:`train`)."""
     _checks.choice("optimizer", optimizer, ("lbfgs", "adam"))
     _checks.integer("max_iter", max_iter)
     lr = (1.0 if optimizer == "lbfgs" else 1e-2) if lr is None else lr
@@ -315,15 +369,12 @@ def train(
         problem.P.A.requires_grad_(False)
         problem.P.c.requires_grad_(False)
         problem.P.A, problem.P.c = problem.P.A.detach(), problem.P.c.detach()
-    u_opt = detach(u)
-    traj, terms = _finish(problem, u_opt)
-    return Result(
-        u_opt,
-        traj,
-        terms,
-        history,
-        int(n_iter),
-        time.perf_counter() - start,
+    return _finish(
+        problem,
+        detach(u),
+        history=history,
+        n_iter=int(n_iter),
+        start=start,
         certificate=Certificate("gradient", grad_max),
     )
 
@@ -338,16 +389,17 @@ def train_newton(
 ) -> Result:
     """Minimise J: ``lbfgs_iter`` L-BFGS iterations, then damped Newton with the exact Hessian.
 
-    The Newton phase is :func:`newton` on the controls flattened to one vector: it stops when
-    max |∂J/∂u| ≤ ``tol_grad`` or after ``max_steps`` steps (``tol_grad=0``: all ``max_steps``
-    steps, a polish to rounding level; ``max_steps=0``: no step, only the certificate at ``u0``).
+    The Newton phase (``ltdl.optim.newton``) works on the controls flattened to one vector: it stops
+    when the max-abs entry of ∂J/∂u is ≤ ``tol_grad`` or after ``max_steps`` steps (``tol_grad=0``:
+    all ``max_steps`` steps, a polish to rounding level; ``max_steps=0``: no step, only the
+    certificate at ``u0``).
     Meant for small problems (up to about a thousand scalar controls).
     Not for batched problems or a trainable P.
 
     Returns:
         A :class:`Result` (``n_iter`` = L-BFGS iterations + Newton steps; ``history`` holds J
-        after each Newton step) whose certificate (kind ``"newton"``) carries max |g| and the
-        smallest eigenvalue of the Hessian at the returned controls.
+        after each Newton step) whose certificate (kind ``"newton"``) carries the max-abs gradient
+        entry and the smallest eigenvalue of the Hessian at the returned controls.
     """
     _checks.integer("lbfgs_iter", lbfgs_iter, minimum=0)
     _checks.nonnegative("tol_grad", tol_grad)
@@ -368,16 +420,12 @@ def train_newton(
     z, g_max, min_eig, history = newton(
         lambda w: problem.objective(unflat(w)), z, tol_grad=tol_grad, max_steps=max_steps
     )
-    steps = len(history)
-    u_opt = detach(unflat(z))
-    traj, terms = _finish(problem, u_opt)
-    return Result(
-        u_opt,
-        traj,
-        terms,
-        history,
-        n_lbfgs + steps,
-        time.perf_counter() - start,
+    return _finish(
+        problem,
+        detach(unflat(z)),
+        history=history,
+        n_iter=n_lbfgs + len(history),
+        start=start,
         certificate=Certificate("newton", g_max, min_eig),
     )
 
@@ -397,14 +445,14 @@ def fista(
     """Minimise F(u) = J(u) + l1·Δt·Σ_k ‖u_k‖₁ by FISTA with backtracking and adaptive restart.
 
     J is the smooth objective of ``problem`` (its own λ-term may be 0); the ℓ¹ term is
-    :func:`ltdl.costs.l1_penalty` with Δt = T/K, ‖u_k‖₁ summing |entries| over every control
+    :func:`ltdl.l1_penalty` with Δt = T/K, ‖u_k‖₁ summing the absolute entries of every control
     tensor of layer k. With z the controls as one vector (every tensor ``(*batch, K, ...)``
     flattened; a batch is minimised as Σ_s F_s, each member with its own Δt_s), one iteration
     from the extrapolated point y is
 
-        z⁺ = prox_s(y − s ∇J(y)),   prox_s(v)_j = sign(v_j) · max(|v_j| − s·l1·Δt_j, 0),
+        z⁺ = prox_s(y − s ∇J(y)),   prox_s(v)_j = sign(v_j) · max(abs(v_j) − s·l1·Δt_j, 0),
 
-    with the step s halved until J(z⁺) ≤ J(y) + ∇J(y)·(z⁺ − y) + |z⁺ − y|²/(2s) (s never grows:
+    with the step s halved until J(z⁺) ≤ J(y) + ∇J(y)·(z⁺ − y) + ‖z⁺ − y‖²/(2s) (s never grows:
     the classical backtracking of Beck and Teboulle), then t⁺ = (1 + sqrt(1 + 4t²))/2 and
     y ← z⁺ + ((t − 1)/t⁺)(z⁺ − z). Exact zeros come from the prox only; nothing is thresholded
     afterwards.
@@ -415,16 +463,16 @@ def fista(
     turns FISTA's O(1/k²) into linear convergence on strongly convex ones.
 
     Stopping and certificate: the prox-gradient mapping G_s(z) = (z − prox_s(z − s∇J(z)))/s
-    is 0 exactly at a stationary point of F. The run stops when max |G_s| ≤ ``tol`` at the
+    is 0 exactly at a stationary point of F. The run stops when max-abs G_s ≤ ``tol`` at the
     current iterate (s the current step) or after ``max_iter`` iterations; the certificate
-    (kind ``"prox-gradient"``) holds max |G_s| at the returned controls, over all entries and
+    (kind ``"prox-gradient"``) holds max-abs G_s at the returned controls, over all entries and
     batch members.
 
     Args:
         problem: the smooth part J (P fixed).
         u0: initial controls (zeros when None); copied.
         l1: weight of the ℓ¹ term, ≥ 0.
-        tol: target for max |G_s|.
+        tol: target for the max-abs entry of G_s.
         max_iter: iterations at most (a restarted iteration counts).
         step: initial step s.
         restart: adaptive (function-value) restart, see above.
@@ -546,11 +594,14 @@ def fista(
     if cert > tol:  # stopped by max_iter: measure the certificate at the returned point
         cert = G_max(z, s)
     u_opt = detach(unflat(z))
-    traj, terms = _finish(problem, u_opt)
-    terms["l1"] = l1_penalty(u_opt, problem.field, problem.d, problem.T, l1).detach()
-    terms["J"] = terms["J"] + terms["l1"]
-    return Result(
-        u_opt, traj, terms, history, n_iter, time.perf_counter() - start, certificate=Certificate("prox-gradient", cert)
+    return _finish(
+        problem,
+        u_opt,
+        history=history,
+        n_iter=n_iter,
+        start=start,
+        certificate=Certificate("prox-gradient", cert),
+        extra={"l1": l1_penalty(u_opt, problem.field, problem.d, problem.T, l1)},
     )
 
 

@@ -15,9 +15,9 @@ from . import _checks
 
 
 def bias_erm(x0: Tensor, y: Tensor, *, T: float, lam: float) -> dict[str, Tensor | float]:
-    """Minimiser of |x(T) − y|² + λ ∫_0^T |b|² dt (exact for every K with Euler steps).
+    """Minimiser of ‖x(T) − y‖² + λ ∫_0^T ‖b‖² dt (exact for every K with Euler steps).
 
-    Returns b* ≡ δ/(T+λ), E_T = |δ|² (λ/(T+λ))², J* = λ|δ|²/(T+λ), and v_T = T b*.
+    Returns b* ≡ δ/(T+λ), E_T = ‖δ‖² (λ/(T+λ))², J* = λ‖δ‖²/(T+λ), and v_T = T b*.
     """
     _checks.positive("T", T)
     _checks.positive("lam", lam)
@@ -32,10 +32,10 @@ def bias_erm(x0: Tensor, y: Tensor, *, T: float, lam: float) -> dict[str, Tensor
 
 
 def bias_integral(e0: Tensor, t: Tensor, *, T: float, beta: float, lam: float) -> dict[str, Tensor | float]:
-    """Minimiser of |e(T)|² + β ∫|e|² + λ ∫|b|², de/dt = b (continuous problem).
+    """Minimiser of ‖e(T)‖² + β ∫‖e‖² + λ ∫‖b‖², de/dt = b (continuous problem).
 
     e(t) = e0 g(T−t)/g(T), g(τ) = cosh μτ + sinh μτ / sqrt(βλ), μ = sqrt(β/λ);
-    b(t) = −e0 g'(T−t)/g(T); J* = λ g'(T)/g(T) |e0|². ``t`` has shape ``(n,)``; e and b
+    b(t) = −e0 g'(T−t)/g(T); J* = λ g'(T)/g(T) ‖e0‖². ``t`` has shape ``(n,)``; e and b
     have shape ``(n, *e0.shape)``.
     """
     _checks.positive("T", T)

@@ -113,11 +113,12 @@ class Problem:
 
     @property
     def d(self) -> int:
+        """The state dimension d (last axis of ``x``)."""
         return self.x.shape[-1]
 
     @property
     def batch(self) -> tuple[int, ...]:
-        """Leading batch shape of a sweep: ``(S,)`` when T or λ is a tensor, else ``()``."""
+        """The leading batch shape of a sweep, ``(S,)`` when T or λ is a tensor, else ``()``."""
         shapes = [tuple(v.shape) for v in (self.T, self.lam) if isinstance(v, Tensor)]
         return tuple(torch.broadcast_shapes(*shapes)) if shapes else ()  # type: ignore[no-untyped-call]
 

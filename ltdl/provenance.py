@@ -169,7 +169,7 @@ class Provenance(dict[str, Any]):
 def provenance(packages: tuple[str, ...] = PACKAGES) -> Provenance:
     """Facts about this execution: ``ltdl_sources`` (hash of the package as imported),
     ``notebook_code`` (hash of the executed cells, None outside IPython), ``executed`` (UTC),
-    ``elapsed_s`` (seconds since ``import ltdl`` or the last :func:`restart_clock`),
+    ``elapsed_s`` (seconds since ``import ltdl`` or the last ``ltdl.provenance.restart_clock()``),
     ``peak_memory_mib``, ``python``, ``platform`` and ``packages`` (name → version)."""
     if isinstance(packages, str) or not all(isinstance(p, str) for p in packages):
         raise TypeError(f"packages must be a tuple of distribution names, got {packages!r}")

@@ -78,7 +78,7 @@ def cosine_basis(xi: Tensor, M: int) -> Tensor:
 
 
 def interpolation_matrix(n_from: int, n_to: int, *, dtype: torch.dtype = torch.float64, device=None) -> Tensor:
-    """I ∈ R^{n_to × n_from}: the piecewise-linear interpolant of values on the midpoint grid of
+    """:math:`I ∈ ℝ^{n_{to} × n_{from}}`: the piecewise-linear interpolant of values on the midpoint grid of
     width ``n_from``, evaluated on the midpoint grid of width ``n_to``.
 
     Beyond the outermost nodes the end segments are extended linearly (not by a constant), so
@@ -127,7 +127,7 @@ def _profiles(kind: str, count: int, xi: Tensor) -> Tensor:
 def embed_data(x: Tensor, n: int, *, kind: str = "cosine") -> Tensor:
     """Data ``(..., N, d)`` as functions sampled on the width-n midpoint grid: ``(..., N, n)``.
 
-    * ``cosine``: x^0(ξ) = Σ_a x_a φ_{a−1}(ξ), smooth (φ the cosine basis);
+    * ``cosine``: :math:`x^0(ξ) = Σ_a x_a φ_{a−1}(ξ)`, smooth (φ the cosine basis);
     * ``legendre``: the same with the Legendre polynomials of :func:`legendre_basis`;
     * ``cells``:  x^0(ξ) = x_a on the cell [(a−1)/d, a/d) (piecewise constant, jumps at a/d).
     """
@@ -141,7 +141,7 @@ def embed_data(x: Tensor, n: int, *, kind: str = "cosine") -> Tensor:
 def readout_map(n: int, m: int, *, kind: str = "cosine", dtype: torch.dtype = torch.float64, device=None) -> OutputMap:
     """P x = ∫_Ω p(ξ) x(ξ) dξ by the midpoint rule on the width-n grid: A = h p(ξ_j)ᵀ, ``(m, n)``.
 
-    ``cosine``: p_c = φ_{c−1}; ``legendre``: p_c = the Legendre polynomial of degree c−1;
+    ``cosine``: :math:`p_c = φ_{c−1}`; ``legendre``: p_c = the Legendre polynomial of degree c−1;
     ``cells``: p_c = m · indicator of cell c (the cell average). With the same ``kind`` and
     m = d, P inverts :func:`embed_data` in the continuum limit (exactly on every grid with n ≥ d
     for ``cosine``).
@@ -262,7 +262,7 @@ def resnet_weights(field: SpaceTimeField, u: Controls, widths) -> list[dict[str,
     ``widths`` = (n_0, …, n_K): for each layer k a dict with ``W`` ``(*batch, n_{k+1}, n_k)``,
     ``b`` ``(*batch, n_{k+1})`` and the skip ``I`` ``(n_{k+1}, n_k)``.
 
-    Holds every layer's weights at once (memory Σ_k n_{k+1} n_k); :func:`moving_grid_flow`
+    Holds every layer's weights at once (memory :math:`Σ_k n_{k+1} n_k`); :func:`moving_grid_flow`
     builds them one layer at a time instead.
     """
     K, widths = _check_flow_args(field, u, widths)
@@ -275,7 +275,7 @@ def resnet_weights(field: SpaceTimeField, u: Controls, widths) -> list[dict[str,
 
 
 def moving_grid_flow(field: SpaceTimeField, x0: Tensor, u: Controls, T, widths) -> list[Tensor]:
-    """Euler steps x^{k+1} = I_k x^k + Δt (W^k σ(x^k) + b^k) from grid n_k to grid n_{k+1}.
+    """Euler steps :math:`x^{k+1} = I_k x^k + Δt (W^k σ(x^k) + b^k)` from grid n_k to grid :math:`n_{k+1}`.
 
     Args:
         field: the kernel field (its ``modes`` fix the control shapes).
@@ -286,7 +286,7 @@ def moving_grid_flow(field: SpaceTimeField, x0: Tensor, u: Controls, T, widths) 
 
     Returns:
         The K+1 states x^0, …, x^K, a list of tensors ``(*batch, N, n_k)``. The weights are
-        those of :func:`resnet_weights`; where n_{k+1} = n_k the skip I_k = identity is applied
+        those of :func:`resnet_weights`; where :math:`n_{k+1} = n_k` the skip I_k = identity is applied
         as such, so constant widths reproduce :func:`ltdl.flow` of the same field.
     """
     _checks.positive("T", T)
@@ -320,7 +320,7 @@ def moving_grid_flow(field: SpaceTimeField, x0: Tensor, u: Controls, T, widths) 
 class MovingGridProblem:
     """The training problem of a variable-width ResNet from a moving grid (keyword options):
 
-        J(u) = α E(x^K) + β ∫_0^T E(x(t)) dt + λ ∫_0^T (‖w‖²_{L²(Ω×Ω)} + ‖b‖²_{L²(Ω)}) dt,
+        :math:`J(u) = α E(x^K) + β ∫_0^T E(x(t)) dt + λ ∫_0^T (‖w‖²_{L²(Ω×Ω)} + ‖b‖²_{L²(Ω)}) dt`,
 
     with E(x^k) = (1/N) Σ_i ℓ(P_k x_i^k, y_i), P_k the readout (:func:`readout_map`) on grid k,
     the running term by :func:`ltdl.trapezoid` and the penalty by :func:`ltdl.control_penalty`
@@ -381,6 +381,7 @@ class MovingGridProblem:
 
     @property
     def d(self) -> int:
+        """The input dimension d (last axis of ``x``)."""
         return self.x.shape[-1]
 
     def init_controls(self, *, kind: str = "zero", scale: float = 0.01, seed: int | None = None) -> Controls:

@@ -94,6 +94,24 @@ class SparseRun:
     def grad_max(self) -> float:
         return self.result.certificate.grad_max
 
+    def check(self, grad_tol: float = 1e-10) -> None:
+        """Raise AssertionError unless the run shows certified, ordered sparsity.
+
+        That is: the prox-gradient certificate is ≤ ``grad_tol`` (the run is a stationary point
+        of the ℓ¹ problem to that accuracy); the non-zero layers are exactly 0, …, k* − 1; every
+        zero entry lies strictly inside the prox's dead zone (dual margin > 0, so the zeros are
+        not on the edge of becoming non-zero); and no state lies on a ReLU kink (there J is not
+        differentiable, and the certificate would not describe a neighbourhood).
+        """
+        self.result.certificate.check(grad_tol)
+        where = f"T={self.T:g}, dt={self.dt:g}"
+        if not self.initial_segment:
+            raise AssertionError(f"{where}: the non-zero layers are not the initial segment 0..k*-1")
+        if not self.margin > 0:  # also fails on nan (no zero entry)
+            raise AssertionError(f"{where}: dual margin {self.margin:.3g} is not > 0")
+        if self.kinks:
+            raise AssertionError(f"{where}: {self.kinks} states lie on a ReLU kink")
+
 
 def l1_problem(field: Field, x: Tensor, y: Tensor, *, T: float, dt: float, P=None) -> Problem:
     """The smooth part Σ_k w_k E(x^k) of the ℓ¹ problem, on K = T/Δt layers (an integer)."""
@@ -324,9 +342,7 @@ def tracking_rate(
     x_bar = data.x @ rotation(target_angle).T
     K = round(T / dt)
     prob = Problem(field, data.x, data.y, T=T, K=K, lam=lam, x_bar=x_bar, tracking_weight=gamma, final_weight=alpha)
-    u0 = prob.init_controls(kind="normal", scale=0.01, seed=0)
-    u0["w"].zero_()
-    res = train_newton(prob, u0)
+    res = train_newton(prob, prob.init_controls(kind="normal", scale=0.01, seed=0, zero=("w",)))
     dist = ((res.trajectory - x_bar) ** 2).sum(-1).mean(-1).sqrt().numpy()
     t = np.arange(K + 1) * dt
     return {
@@ -390,8 +406,12 @@ def cli_run(args, progress: bool) -> dict:
     """``ltdl run sparsity``: the chapter's stopping-layer table (four-point rotation, ReLU outer field).
 
     The field is always ``outer`` with ReLU (recorded in ``args``); ``--T``, ``--lam`` and
-    ``--max-iter`` (iterations of each FISTA call) apply.
+    ``--max-iter`` (iterations of each FISTA call) apply. Runs in float64 on one thread, as the
+    chapter does (:func:`ltdl.setup_chapter`): the certificates are at rounding level, whose
+    digits depend on the order of the sums, and one thread is also the fastest for these tensors.
     """
+    torch.set_default_dtype(torch.float64)
+    torch.set_num_threads(1)
     args.field, args.activation = "outer", "relu"
     out = stopping_table(lam=args.lam, Ts=tuple(args.T), fista_iter=args.max_iter, progress=progress)
     rows = out["rows"]

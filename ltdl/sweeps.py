@@ -12,25 +12,32 @@ Two ways to run a sweep over the parameter pairs (T_s, λ_s), s = 0..S−1:
   No information flows between the problems; every one starts from the same ``u0``.
 
 The result, :class:`Sweep`, keeps the optimal controls of every problem and the usual
-measurements: E_T, J_T, ‖v_T‖²_{L²(0,1)} = T ‖u_T‖²_{L²(0,T)}, and the distances between
-consecutive rescaled controls.
+measurements: E_T, J_T, ‖v_T‖²_{L²(0,1)} = T ‖u_T‖²_{L²(0,T)}, the distances between
+consecutive rescaled controls, and the sign accuracy of a classifier on any point set.
+
+:func:`reference_sweep` is the one protocol of the reference runs (chapters 03 and 04, and
+``ltdl run erm-sweep``): the zero-weight start, L-BFGS to rounding level, two Newton steps.
+:func:`certified_distance` turns their second-order certificates into a bound on the distance
+to the exact minimisers.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
 from torch import Tensor
 
 from . import _checks
-from .controls import detach, num_layers, scale_controls, squared_norms
+from .controls import detach, init_controls, num_layers, scale_controls, squared_norms
 from .costs import Loss, OutputMap
 from .fields import Controls, Field
-from .optim import gradient, train, train_newton
+from .flows import flow
+from .optim import Certificate, gradient, train, train_newton
 from .problem import Problem
 
 MODES = ("chain", "batch")
@@ -69,8 +76,8 @@ class Sweep:
         E: final training error E(x(T)), ``(S,)``.
         J: optimal value of J, ``(S,)``.
         n_iter: L-BFGS iterations per problem (for ``batch``: the one shared count).
-        grad: max |∂J/∂v| at the returned controls, in the unit-time form J_{1,ε}(v), ``(S,)``
-            (the optimality reached; comparable across T because it is taken in v).
+        grad: the max-abs entry of ∂J/∂v at the returned controls, in the unit-time form
+            :math:`J_{1,ε}(v)`, ``(S,)`` (the optimality reached; comparable across T because it is taken in v).
         mode: ``"chain"`` or ``"batch"``; ``wall_time``: seconds in total.
     """
 
@@ -105,7 +112,7 @@ class Sweep:
 
     @property
     def v_norm_sq(self) -> np.ndarray:
-        """‖v_T‖²_{L²(0,1)} = (1/K) Σ_k ‖v_k‖² = T ‖u_T‖²_{L²(0,T)}, shape ``(S,)``."""
+        """:math:`‖v_T‖²_{L²(0,1)} = (1/K) Σ_k ‖v_k‖² = T ‖u_T‖²_{L²(0,T)}`, shape ``(S,)``."""
         return np.array([float(squared_norms(self.v(i), self.field, self.d).mean()) for i in range(len(self))])
 
     def v_profile(self, i: int) -> Tensor:
@@ -113,14 +120,43 @@ class Sweep:
         return squared_norms(self.v(i), self.field, self.d).sqrt()
 
     def distance(self, i: int, j: int) -> float:
-        """‖v_{T_i} − v_{T_j}‖_{L²(0,1)}."""
+        """:math:`‖v_{T_i} − v_{T_j}‖_{L²(0,1)}`."""
         vi, vj = self.v(i), self.v(j)
         diff = {n: vi[n] - vj[n] for n in vi}
         return float(squared_norms(diff, self.field, self.d).mean().sqrt())
 
     def cauchy_differences(self) -> np.ndarray:
-        """‖v_{s+1} − v_s‖_{L²(0,1)} for consecutive problems, shape ``(S−1,)``."""
+        """:math:`‖v_{s+1} − v_s‖_{L²(0,1)}` for consecutive problems, shape ``(S−1,)``."""
         return np.array([self.distance(i + 1, i) for i in range(len(self) - 1)])
+
+    @property
+    def n_controls(self) -> int:
+        """Number of scalar controls of one problem (all K layers)."""
+        return sum(t.numel() for t in self.controls[0].values())
+
+    def accuracy(self, x: Tensor, y: Tensor, *, P: OutputMap | None = None) -> np.ndarray:
+        """Sign accuracy of each trained network on the points ``x`` ``(N, d)`` with labels ±1.
+
+        Problem s maps x_i to the output o_i = P x_i(T_s) (``x`` run through the flow of its
+        controls); the accuracy is (1/N) Σ_i 1[sign(o_i) = y_i], over every output entry.
+
+        Args:
+            x: inputs ``(N, d)`` (e.g. a test set, not the training data).
+            y: labels ±1, shaped like the outputs ``(N, m)``.
+            P: the output map the sweep was trained with (None: the identity).
+
+        Returns:
+            Accuracies in [0, 1], shape ``(S,)``.
+        """
+        out = []
+        for s in range(len(self)):
+            with torch.no_grad():
+                final = flow(self.field, x, self.controls[s], float(self.T[s]))[-1]
+                pred = final if P is None else P(final)
+            if pred.shape != y.shape:
+                raise ValueError(f"y must have the shape of the outputs {tuple(pred.shape)}, got {tuple(y.shape)}")
+            out.append(float((torch.sign(pred) == y).double().mean()))
+        return np.array(out)
 
 
 def sweep(
@@ -163,7 +199,7 @@ def sweep(
             which for the ill-conditioned small-ε problems leaves v accurate to only ~1e-6;
             Newton steps use the gradient alone and bring it to rounding level.
         progress: a tqdm bar over the problems (``chain``) or the evaluations (``batch``).
-        compiled: run L-BFGS on the fused objective of :mod:`ltdl.compiled` (compiled by
+        compiled: run L-BFGS on the fused objective of ``ltdl.compiled`` (compiled by
             torch.compile where a C++ compiler is found). Gradients equal the default path's up to
             rounding, so L-BFGS may take a different path to the same minimiser; Newton polishing,
             the reported values and the optimality measure use the default path. Off by default.
@@ -254,6 +290,60 @@ def sweep(
     )
 
 
+def reference_sweep(field: Field, x: Tensor, y: Tensor, *, seed: int = 0, **options: Any) -> Sweep:
+    """The reference runs of R2–R4 (chapters 03 and 04, ``ltdl run erm-sweep``): one protocol.
+
+    :func:`sweep` in ``chain`` mode from the zero-weight start (the weight ``w``, when the field
+    has one, starts at 0; every other control i.i.d. N(0, 0.01²), drawn with ``seed``), each
+    problem solved by L-BFGS with ``tol_grad=1e-15`` (it stops when J no longer changes in
+    floating point) and then polished by exactly two Newton steps (``newton_steps=2``), which
+    bring the gradient to rounding level.
+
+    Args:
+        field, x, y: as in :func:`sweep`.
+        seed: seed of the random start.
+        options: the other arguments of :func:`sweep` that the protocol leaves free: ``T``,
+            ``lam``, ``K`` (required), ``P``, ``loss``, ``max_iter`` (L-BFGS iterations per
+            problem), ``progress``, ``desc``.
+
+    Returns:
+        A :class:`Sweep` (certify it with ``ltdl.diagnostics.certify_sweep`` and
+        :func:`certified_distance`).
+    """
+    d = x.shape[-1] if isinstance(x, Tensor) and x.ndim == 2 else None
+    if d is None:
+        raise ValueError(f"x must be a tensor of shape (N, d), got {getattr(x, 'shape', type(x).__name__)}")
+    fixed = {"u0", "mode", "tol_grad", "tol_change", "history_size", "newton_steps", "compiled"} & set(options)
+    if fixed:
+        raise TypeError(f"reference_sweep fixes {sorted(fixed)} (its protocol); call ltdl.sweep to choose them")
+    if "K" not in options:
+        raise TypeError("reference_sweep needs K (the number of layers)")
+    zero = ("w",) if "w" in field.shapes(d) else ()
+    u0 = init_controls(field, d, options["K"], kind="normal", scale=0.01, seed=seed, zero=zero, dtype=x.dtype)
+    return sweep(field, x, y, u0=u0, newton_steps=2, tol_grad=1e-15, **options)
+
+
+def certified_distance(sw: Sweep, certificates: list[Certificate]) -> float:
+    """Bound on the distance of every solve of ``sw`` to an exact strict local minimiser.
+
+    For problem s with a Newton certificate in the unit-time form (``ltdl.diagnostics.certify_sweep``:
+    g_s = the max-abs entry of ∂J/∂v, μ_s = smallest Hessian eigenvalue > 0), the Newton step
+    from v_s has Euclidean length ≤ ‖∇J‖₂/μ_s ≤ √n g_s/μ_s (n = :attr:`Sweep.n_controls`);
+    up to the Hessian's variation over that step, this is the distance to the minimiser.
+
+    Returns:
+        max_s √n g_s/μ_s; ``inf`` when some μ_s ≤ 0 (no strict minimum is certified).
+    """
+    if len(certificates) != len(sw):
+        raise ValueError(f"certificates must have one entry per problem ({len(sw)}), got {len(certificates)}")
+    if any(c.min_eig is None for c in certificates):
+        raise ValueError("certificates must be Newton certificates (min_eig set): use ltdl.diagnostics.certify_sweep")
+    mins = [float(cast(float, c.min_eig)) for c in certificates]
+    if min(mins) <= 0:
+        return math.inf
+    return max(sw.n_controls**0.5 * c.grad_max / m for c, m in zip(certificates, mins, strict=True))
+
+
 def _fit(prob: Problem, compiled: bool) -> Problem:
     """The problem L-BFGS minimises: ``prob`` itself, or its fused version (:mod:`ltdl.compiled`)."""
     if not compiled:
@@ -280,4 +370,4 @@ def doubling(start: float, stop: float) -> list[float]:
     return out
 
 
-__all__ = ["Sweep", "doubling", "sweep", "warm_start"]
+__all__ = ["Sweep", "certified_distance", "doubling", "reference_sweep", "sweep", "warm_start"]

@@ -56,7 +56,7 @@ def linearised_rate(field: Field, x_bar: Tensor, *, weight: float, lam: float, d
     equation is z̈ = μ_s² z with μ_s = s·sqrt(weight/(N λ)); the slowest mode has the smallest
     s > 0 (directions with s = 0 are not controllable at first order and do not decay in the
     linearisation). With Euler steps and the trapezoid rule the discrete equation is
-    z_{k+1} − 2 z_k + z_{k−1} = (μ Δt)² z_k, whose decaying root gives
+    :math:`z_{k+1} − 2 z_k + z_{k−1} = (μ Δt)² z_k`, whose decaying root gives
     μ_Δt = (2/Δt) asinh(μ Δt / 2) (returned when ``dt`` is given).
 
     Args:
@@ -75,7 +75,7 @@ def linearised_rate(field: Field, x_bar: Tensor, *, weight: float, lam: float, d
 
 
 def turnpike_rate(t, y, *, T: float, margin: float = 1.0, floor: float = 1e-10) -> float:
-    """μ of the two-sided fit y(t) ≈ a e^{−μ t} + b e^{−μ (T − t)} (a, b ≥ 0), in log scale.
+    """μ of the two-sided fit :math:`y(t) ≈ a e^{−μ t} + b e^{−μ (T − t)}` (a, b ≥ 0), in log scale.
 
     The fit uses the grid points with margin ≤ t ≤ T − margin (the nonlinear transients at both
     ends are left out) and y ≥ ``floor`` (below it the optimiser's accuracy, not the turnpike,
@@ -124,8 +124,8 @@ def first_time_below(t, y, eps: float) -> float:
 def bias_integral_discrete(e0: Tensor, *, T: float, K: int, beta: float, lam: float) -> dict[str, Tensor | float]:
     """Exact minimiser of the discrete companion oracle, by one linear solve.
 
-    Minimise |e_K|² + β Δt Σ_k w_k |e_k|² + λ Δt Σ_k |b_k|² over b_0..b_{K−1}, where
-    e_{k+1} = e_k + Δt b_k (Euler), Δt = T/K and w_k the trapezoid weights (½ at both ends).
+    Minimise :math:`‖e_K‖² + β Δt Σ_k w_k ‖e_k‖² + λ Δt Σ_k ‖b_k‖²` over :math:`b_0, …, b_{K−1}`, where
+    :math:`e_{k+1} = e_k + Δt b_k` (Euler), Δt = T/K and w_k the trapezoid weights (½ at both ends).
     The problem separates by component and is linear in e0, so b_k = c_k e0 with the scalar
     coefficients c solving (Δt² LᵀDL + λΔt I) c = −Δt LᵀD 1, L the (K+1)×K matrix of the
     partial sums and D = diag(βΔt w) + e_K e_Kᵀ.

@@ -15,7 +15,8 @@ the chapters named on the command line:
 2. runs ``nbgrader generate_assignment``: the student assignment
    ``<out>/release/<chapter>/<chapter>.ipynb`` (stubs instead of solutions, hidden tests removed)
    and the autograder (``<out>/gradebook.db`` with the tests and their points, plus ``source/``);
-3. checks that no solution line and no hidden test line is left in a student assignment.
+3. checks that every hidden test grades an exercise with an answer cell (a code solution made
+   into a stub), and that no solution line and no hidden test line is left in a student assignment.
 
 Grade a folder of submissions with ``python scripts/grade.py SUBMISSIONS --course <out>``.
 """
@@ -100,6 +101,9 @@ def make(paths: list[Path], out: Path, book: se.Book | None = None) -> list[dict
         dest.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(source, dest)
         tests = [c.metadata["nbgrader"] for c in source.cells if c.get("metadata", {}).get("nbgrader", {}).get("grade")]
+        orphans = sorted({t["grade_id"].split("--")[0] for t in tests} - {s["label"] for s in stubs})
+        if orphans:  # the student would have no cell in which to answer what these tests grade
+            raise RuntimeError(f"{rel}: hidden tests of exercise(s) {orphans}, which have no code solution to replace")
         records.append(
             {
                 "assignment": name,

@@ -78,8 +78,8 @@ MUTANTS = (
     Mutant(
         "tracking-summed",
         "costs.py",
-        "    return trapezoid(((traj - x_bar) ** 2).sum(-1).mean(-1), T)\n",
-        "    return trapezoid(((traj - x_bar) ** 2).sum(-1).sum(-1), T)\n",
+        "    return trapezoid(sq.mean(-1), T)\n",
+        "    return trapezoid(sq.sum(-1), T)\n",
         (
             "tests/test_scaling.py::test_scaling_identity_holds_for_running_costs_with_the_stated_factors",
             "tests/test_turnpike.py::test_linearised_rate_matches_a_solved_tracking_problem",

@@ -9,44 +9,150 @@
 # the current code (content hashes of ltdl/ and of the chapter's code cells, recorded by the
 # chapter's provenance cell). Together they make the stored notebooks a faithful record of a run of
 # the committed code, so the book is then built from them (`--stored`) instead of executing every
-# chapter a second time. `bash scripts/build-book.sh` alone still executes every chapter.
+# chapter a second time; the student edition's test (tests/test_student_edition.py) checks that a
+# student kernel runs the same code as nbval and executes one chapter only.
+# `bash scripts/build-book.sh` alone still executes every chapter.
+#
+# Steps run at the same time where neither needs the other's result: the unit tests, nbval (two
+# halves of the chapters) and the mutation test first; the full build when those three are done (it
+# needs their reports and the Quality page); then the browser checks of the full site alongside the
+# student site's build and checks. Lint (1) and the student edition and assignments (7) need
+# nothing and nothing needs them: they run at a lower priority from the start, on the cores the
+# others leave idle. Each step's output goes to _build/reports/logs/ and is printed whole, in step
+# order, with the step's own time; one line tells when each step ends.
 source "$(dirname "$0")/_env.sh"
-rm -rf _build/reports && mkdir -p _build/reports
+export LOGS=_build/reports/logs
+rm -rf _build/reports && mkdir -p "$LOGS"
 status=0
-step() { echo; echo "== $*"; }
 started=$(date +%s)
+declare -A pid title short
+# Each background step runs in its own process group, so that an interrupted run stops all of them.
+set -m
+trap 'for p in "${pid[@]}"; do kill -TERM -- "-$p" 2>/dev/null || true; done; exit 130' INT TERM
 
-step "1/7 lint, format, types and workflow schema (scripts/lint.sh)"
-bash scripts/lint.sh || status=1
+lint() { bash scripts/lint.sh; }
+unit() {
+  python -m pytest tests -q -p no:cacheprovider --ignore=tests/browser --durations=10 \
+    --junitxml=_build/reports/unit.xml
+}
+nbval_half() { # nbval on every other chapter, from the first (0) or the second (1): similar times
+  local k=0 books=()
+  for nb in chapters/*.ipynb; do
+    if [ $((k % 2)) -eq "$1" ]; then books+=("$nb"); fi
+    k=$((k + 1))
+  done
+  python -m pytest -q -p no:cacheprovider --nbval --nbval-current-env \
+    --nbval-sanitize-with tests/nbval_sanitize.cfg --durations=10 \
+    --junitxml="_build/reports/nbval-$1.xml" "${books[@]}"
+}
+nbval0() { nbval_half 0; }
+nbval1() { nbval_half 1; }
+# The page goes to chapters/quality.md once step 2 is over (step 2 reads the chapters' pages).
+mutation() { python scripts/mutation_test.py --page "$LOGS/quality.md"; }
+build() { bash scripts/build-book.sh --stored; }
+install_browser() { bash scripts/install_browser.sh; } # once: two apt-get runs would collide
+browser_full() {
+  python -m pytest tests/browser -q -p no:cacheprovider --ignore=tests/browser/test_classroom.py \
+    --junitxml=_build/reports/browser.xml
+}
+student_site() {
+  local s=0
+  bash scripts/build-book.sh --student || s=1 # the student site: no solution at all
+  python -m pytest tests/browser/test_classroom.py -q -p no:cacheprovider \
+    --junitxml=_build/reports/browser-classroom.xml || s=1
+  return "$s"
+}
+classroom() {
+  local s=0
+  python scripts/student_edition.py || s=1
+  python scripts/make_assignments.py || s=1 # assignments + autograder (nbgrader)
+  python scripts/launch.py --check || s=1   # launch buttons and setup cells from one URL
+  return "$s"
+}
+budget() { python scripts/check_time_budget.py _build/reports/nbval.xml --notebooks chapters/[0-9][0-9]-*.ipynb; }
 
-step "2/7 library tests (including: stored outputs come from the current code, no typed numbers)"
-python -m pytest tests -q -p no:cacheprovider --ignore=tests/browser \
-  --junitxml=_build/reports/unit.xml || status=1
+title[lint]="1/7 lint, format, types and workflow schema (scripts/lint.sh)"
+title[unit]="2/7 library tests (including: stored outputs come from the current code, no typed numbers)"
+title[nbval0]="3/7 notebooks: re-execute every chapter and compare the stored outputs (nbval), first half"
+title[nbval1]="3/7 nbval, second half"
+title[mutation]="4/7 mutation test: every curated mutant of ltdl/ must be killed (writes chapters/quality.md)"
+title[build]="5/7 strict book build from the checked notebooks (-W -n; regenerates the claims ledger)"
+title[install_browser]="6/7 Chromium for the browser checks (scripts/install_browser.sh)"
+title[browser_full]="6/7 the built HTML in headless Chromium, network blocked"
+title[student_site]="5/7 and 6/7 the student site (-W -n; no solution at all) and the solutions in Chromium"
+title[classroom]="7/7 student edition, assignments, launch wiring"
+title[budget]="7/7 time budget (times from step 3, which shared the machine with steps 1, 2, 4 and 7)"
+ORDER=(lint unit nbval0 nbval1 mutation build install_browser browser_full student_site classroom budget)
+short=([lint]="1/7 lint" [unit]="2/7 unit tests" [nbval0]="3/7 nbval, first half"
+  [nbval1]="3/7 nbval, second half" [mutation]="4/7 mutation test" [build]="5/7 book build"
+  [install_browser]="6/7 Chromium" [browser_full]="6/7 browser checks" [student_site]="5-6/7 student site"
+  [classroom]="7/7 student edition" [budget]="7/7 time budget")
 
-step "3/7 notebooks: re-execute every chapter and compare the stored outputs (nbval)"
-python -m pytest -q -p no:cacheprovider --nbval --nbval-current-env \
-  --nbval-sanitize-with tests/nbval_sanitize.cfg --durations=0 \
-  --junitxml=_build/reports/nbval.xml chapters/*.ipynb || status=1
+# start NAME [nice]: run the function NAME in the background; output, time and exit status in $LOGS/NAME.*
+start() {
+  local name=$1 prio=${2:-0}
+  (
+    set +e
+    t0=$(date +%s)
+    nice -n "$prio" bash -c "$(declare -f); $name"
+    rc=$?
+    echo "$(($(date +%s) - t0))" >"$LOGS/$name.seconds"
+    date +%s >"$LOGS/$name.end"
+    echo "$rc" >"$LOGS/$name.rc"
+    exit "$rc"
+  ) >"$LOGS/$name.log" 2>&1 &
+  pid[$name]=$!
+}
+# finish NAME...: wait for the steps and say how each ended, and when (seconds since the start)
+finish() {
+  local name rc
+  for name in "$@"; do
+    rc=0
+    wait "${pid[$name]}" || rc=$?
+    [ "$rc" -eq 0 ] || status=1
+    printf '[%4d s] %s: %s\n' "$(($(cat "$LOGS/$name.end" 2>/dev/null || date +%s) - started))" "${short[$name]}" \
+      "$([ "$rc" -eq 0 ] && echo ok || echo "FAILED ($rc)")"
+  done
+}
 
-step "4/7 mutation test: every curated mutant of ltdl/ must be killed (writes chapters/quality.md)"
-python scripts/mutation_test.py || status=1
+echo "steps 2, 3 and 4 run at the same time, 1 and 7 beside them at a lower priority (logs: $LOGS/)"
+start unit
+start nbval0
+start nbval1
+start mutation
+start lint 10
+start classroom 10
+start install_browser
+finish unit nbval0 nbval1 mutation
+# One nbval report for the claims ledger and the time budget (a half that wrote none failed above).
+python - _build/reports/nbval.xml _build/reports/nbval-0.xml _build/reports/nbval-1.xml <<'EOF' || status=1
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
 
-step "5/7 strict book build from the checked notebooks, and the student site (-W -n; regenerates the claims ledger)"
-bash scripts/build-book.sh --stored || status=1
-bash scripts/build-book.sh --student || status=1   # the student site: no solution at all
+out, *parts = sys.argv[1:]
+merged = ET.Element("testsuites")
+for part in parts:
+    if Path(part).is_file():
+        merged.extend(ET.parse(part).getroot().iter("testsuite"))
+ET.ElementTree(merged).write(out, encoding="utf-8", xml_declaration=True)
+EOF
+if [ -f "$LOGS/quality.md" ]; then mv "$LOGS/quality.md" chapters/quality.md; fi
+start build
+finish build install_browser
+start browser_full
+start student_site
+start budget
+finish budget browser_full student_site lint classroom
 
-step "6/7 the built HTML in headless Chromium, network blocked"
-bash scripts/install_browser.sh || status=1
-python -m pytest tests/browser -q -p no:cacheprovider --junitxml=_build/reports/browser.xml || status=1
-
-step "7/7 student edition, assignments, launch wiring and time budget"
-python scripts/student_edition.py || status=1
-python scripts/make_assignments.py || status=1   # assignments + autograder (nbgrader)
-python scripts/launch.py --check || status=1     # launch buttons and setup cells from one URL
-python scripts/check_time_budget.py _build/reports/nbval.xml \
-  --notebooks chapters/[0-9][0-9]-*.ipynb || status=1
+for name in "${ORDER[@]}"; do
+  echo
+  echo "== ${title[$name]} ($(cat "$LOGS/$name.seconds") s)"
+  cat "$LOGS/$name.log"
+  [ "$(cat "$LOGS/$name.rc")" -eq 0 ] || echo "-- FAILED (exit status $(cat "$LOGS/$name.rc"))"
+done
 
 echo
-echo "test command took $(( $(date +%s) - started )) s"
+echo "test command took $(($(date +%s) - started)) s"
 if [ "$status" -eq 0 ]; then echo "ALL TESTS PASSED"; else echo "SOME TESTS FAILED (see above)"; fi
 exit "$status"

@@ -11,6 +11,8 @@ c. The book stands alone: no reference to the team's private notes in the book, 
    docs or the scripts.
 d. Chapter structure: label ``(ch-NN)=`` above the title, an ``In this chapter`` objectives box,
    and no admonition whose title sits on the directive line (it would be fused into the text).
+e. Short cells: no code cell longer than ``MAX_CELL_LINES`` lines. A longer cell is a protocol
+   that belongs in ``ltdl`` (named, documented, unit-tested, callable from the CLI), not in a page.
 
 Every check is a function of a directory, so that the self-tests at the end can plant a violation
 in a temporary copy and show that the check fails on it.
@@ -320,6 +322,28 @@ def structure_problems(path: Path) -> list[str]:
 
 
 # --------------------------------------------------------------------------------------------
+# e. Short cells
+# --------------------------------------------------------------------------------------------
+
+MAX_CELL_LINES = 40  # a screenful: what a reader can take in without scrolling inside one cell
+
+
+def long_cells(path: Path) -> list[str]:
+    """Code cells of a notebook with more than ``MAX_CELL_LINES`` source lines."""
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    out = []
+    for i, c in enumerate(nb["cells"]):
+        if c["cell_type"] != "code":
+            continue
+        src = "".join(c["source"]) if isinstance(c["source"], list) else c["source"]
+        n = len(src.splitlines())
+        if n > MAX_CELL_LINES:
+            first = src.strip().splitlines()[0][:60]
+            out.append(f"{path.name}, cell {i} ({first!r}...): {n} lines > {MAX_CELL_LINES}")
+    return out
+
+
+# --------------------------------------------------------------------------------------------
 # The checks on the book
 # --------------------------------------------------------------------------------------------
 
@@ -369,6 +393,12 @@ def test_no_references_to_private_notes():
 def test_chapter_structure(path):
     problems = structure_problems(path)
     assert not problems, "\n  ".join(["chapter structure:"] + problems)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_code_cells_are_short(path):
+    long = long_cells(path)
+    assert not long, "code cells too long (move the protocol into ltdl):\n  " + "\n  ".join(long)
 
 
 def test_every_numbered_chapter_is_checked():
@@ -542,3 +572,9 @@ def test_structure_detects_planted_violations(tmp_path):
     page = tmp_path / "page.md"
     page.write_text("# Page\n\n```{warning} Careful\nText.\n```\n")
     assert structure_problems(page)
+
+
+def test_long_cells_are_detected(tmp_path):
+    ok = "\n".join(f"x{i} = {i}" for i in range(MAX_CELL_LINES))
+    nb = _write_notebook(tmp_path / "07-x.ipynb", [_md(GOOD_HEAD), _code(ok), _code(ok + "\nx = 1")])
+    assert [p.split(",")[1].strip() for p in long_cells(nb)] == ["cell 2 ('x0 = 0'...): 41 lines > 40"]

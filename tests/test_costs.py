@@ -45,3 +45,23 @@ def test_risk_is_mean_over_points_through_P():
     x = torch.tensor([[1.0, 0.0], [0.0, 2.0]])
     y = torch.tensor([[0.0], [0.0]])
     assert abs(ltdl.risk(x, y, P).item() - (1.5**2 + 2.5**2) / 2) < 1e-14
+
+
+def test_tracking_cost_in_the_plane_is_the_summed_formula_bit_for_bit():
+    # The planar shortcut adds the two squares by hand; value and gradient must equal the
+    # plain reduction exactly (one addition has one rounding), for a batch of problems too.
+    gen = torch.Generator().manual_seed(0)
+    traj = torch.randn(5, 3, 40, 2, dtype=torch.float64, generator=gen, requires_grad=True)
+    x_bar = torch.randn(40, 2, dtype=torch.float64, generator=gen)
+    T = torch.tensor([1.0, 2.0, 4.0], dtype=torch.float64)
+    fast = ltdl.costs.tracking_cost(traj, x_bar, T)
+    (g_fast,) = torch.autograd.grad(fast.sum(), traj)
+    plain = ltdl.costs.trapezoid(((traj - x_bar) ** 2).sum(-1).mean(-1), T)
+    (g_plain,) = torch.autograd.grad(plain.sum(), traj)
+    assert torch.equal(fast, plain) and torch.equal(g_fast, g_plain)
+    # d = 3 keeps the reduction
+    traj3 = torch.randn(5, 40, 3, dtype=torch.float64, generator=gen)
+    bar3 = torch.randn(40, 3, dtype=torch.float64, generator=gen)
+    assert torch.equal(
+        ltdl.costs.tracking_cost(traj3, bar3, 2.0), ltdl.costs.trapezoid(((traj3 - bar3) ** 2).sum(-1).mean(-1), 2.0)
+    )

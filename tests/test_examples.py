@@ -56,7 +56,9 @@ def _tanh_by_bisection(z: float) -> float:
 
 def test_the_authors_class_minus_one_target_misses_the_zero_set():
     a, b = torch.tensor(ex.AUTHORS_A), ex.AUTHORS_BIAS
-    x_minus = torch.tensor([-6 / 0.8156, ex.AUTHORS_TARGET_X2[1]])
+    x_plus, x_minus = torch.tensor(ex.AUTHORS_TARGETS)
+    assert x_minus.tolist() == [-6 / 0.8156, -2 / (2 * 0.4525)]  # the authors' numbers, typed once here
+    assert float(a @ x_plus) == pytest.approx(6 - 0.25, abs=1e-12)  # a·x_plus by hand, up to rounding
     # By hand: a·x_minus = 0.8156·(−6/0.8156) + (−0.4525)·(−2/(2·0.4525)) = −6 + 1 = −5 exactly.
     z = float(a @ x_minus)
     assert abs(z + 5.0) < 1e-12
@@ -66,6 +68,19 @@ def test_the_authors_class_minus_one_target_misses_the_zero_set():
     assert 1 + v > 0.1  # far from the label −1 (the class +1 target: 1 − tanh(9.654) < 1e-8)
     assert 1 - _tanh_by_bisection(6 - 0.25 + b) < 1e-8
     assert 1 + _tanh_by_bisection(-5.0) < 1e-4  # without the bias the target would be consistent
+
+
+def test_the_spheres_examples_share_data_and_map_and_differ_in_tracking_and_lam():
+    a, b = ltdl.EXAMPLES["ex41"], ltdl.EXAMPLES["exA1"]
+    shared = ("dataset", "counts", "T", "K", "loss", "label_scale", "P_matrix", "P_bias")
+    assert all(getattr(a, f) == getattr(b, f) for f in shared)
+    differ = {f.name for f in dataclasses.fields(a) if getattr(a, f.name) != getattr(b, f.name)}
+    assert differ == {"name", "label", "title", "target_x2", "tracking_weight", "lam", "iters", "authors", "notes"}
+    # the authors' map, written from the constants, as their code has it
+    assert a.authors["P"] == b.authors["P"] == "fixed: 0.8156 x1 − 0.4525 x2 + 3.9044"
+    assert (
+        list(a.authors) == list(b.authors) == ["field", "T, K", "optimiser", "data", "loss", "P", "targets", "penalty"]
+    )
 
 
 def test_states_at_is_the_euler_polygon():
@@ -92,9 +107,9 @@ def test_run_example_smoke_shapes_and_plain_numbers(name):
     spec = ltdl.EXAMPLES[name]
     r = ltdl.run_example(name, seed=1, iters=TINY)
     n = sum(spec.counts["reduced"])
-    assert r["n_train"] + r["n_test"] == n and r["n_train"] == round(0.8 * n)
-    assert r["trajectory"].shape == (spec.K + 1, r["n_train"], 2)
-    assert r["test_trajectory"].shape == (spec.K + 1, r["n_test"], 2)
+    assert r.n_train + r.n_test == n and r.n_train == round(0.8 * n)
+    assert r.trajectory.shape == (spec.K + 1, r.n_train, 2)
+    assert r.test_trajectory.shape == (spec.K + 1, r.n_test, 2)
     for key in (
         "train_accuracy",
         "test_accuracy",
@@ -104,14 +119,14 @@ def test_run_example_smoke_shapes_and_plain_numbers(name):
         "late_motion",
         "late_fraction",
     ):
-        assert isinstance(r[key], float) and math.isfinite(r[key]), key
+        assert isinstance(getattr(r, key), float) and math.isfinite(getattr(r, key)), key
     for key in ("times", "risk_curve", "accuracy_curve", "state_norms", "output_norms", "displacement"):
-        assert len(r[key]) == spec.K + 1, key
-    assert len(r["control_norms"]) == spec.K
-    assert (r["target_distance"] is None) == (spec.target_x2 is None)
-    assert r["accuracy_curve"][-1] == r["train_accuracy"]
-    assert math.isclose(r["risk_curve"][-1], r["final_risk"], rel_tol=1e-12)
-    assert ex.result_spec(r) == dataclasses.replace(spec, iters=TINY)
+        assert len(getattr(r, key)) == spec.K + 1, key
+    assert len(r.control_norms) == spec.K
+    assert (r.target_distance is None) == (spec.target_x2 is None)
+    assert r.accuracy_curve[-1] == r.train_accuracy
+    assert math.isclose(r.risk_curve[-1], r.final_risk, rel_tol=1e-12)
+    assert r.spec == dataclasses.replace(spec, iters=TINY)
 
     # the CLI writes results as JSON after tolist()
     def plain(o):
@@ -121,25 +136,28 @@ def test_run_example_smoke_shapes_and_plain_numbers(name):
             return [plain(v) for v in o]
         return o.tolist() if hasattr(o, "tolist") else o
 
-    json.dumps(plain(r))
+    json.dumps(plain(r.to_dict()))
+    assert list(r.to_dict())[-1] == "settings" and r.to_dict()["settings"] == dataclasses.asdict(r.spec)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        r.grad_max = 0.0  # type: ignore[misc]  # a run is a record: frozen
 
 
 def test_run_example_is_deterministic_and_decision_function_matches_classes():
     r1 = ltdl.run_example("4.2", seed=0, iters=TINY)
     r2 = ltdl.run_example("ex42", seed=0, iters=TINY)
-    assert torch.equal(r1["trajectory"], r2["trajectory"]) and r1["objective"] == r2["objective"]
-    pred = ltdl.decision_function(r1)(r1["train_x"])
-    assert torch.equal(pred.long(), ex.classify(ex.result_spec(r1), r1["trajectory"][-1]))
+    assert torch.equal(r1.trajectory, r2.trajectory) and r1.objective == r2.objective
+    pred = ltdl.decision_function(r1)(r1.train_x)
+    assert torch.equal(pred.long(), ex.classify(r1.spec, r1.trajectory[-1]))
     r3 = ltdl.run_example("ex41", seed=0, iters=TINY)
-    score = ltdl.decision_function(r3)(r3["test_x"])
-    assert torch.equal((score > 0).long(), ex.classify(ex.result_spec(r3), r3["test_trajectory"][-1]))
+    score = ltdl.decision_function(r3)(r3.test_x)
+    assert torch.equal((score > 0).long(), ex.classify(r3.spec, r3.test_trajectory[-1]))
 
 
 def test_size_alias_and_full_size_path():
     r = ltdl.run_example("ex43", size="small", iters=TINY)
-    assert r["size"] == "reduced"
+    assert r.size == "reduced"
     r = ltdl.run_example("ex43", size="full", iters={"reduced": 1, "full": 1})
-    assert r["n_train"] == 2400 and r["n_test"] == 600
+    assert r.n_train == 2400 and r.n_test == 600
 
 
 def test_bad_inputs_raise_value_errors_naming_the_argument():
@@ -160,13 +178,11 @@ def test_bad_inputs_raise_value_errors_naming_the_argument():
         dataclasses.replace(spec, counts={"reduced": (10, 20)})
     with pytest.raises(ValueError, match="size"):
         spec.settings("medium")
-    with pytest.raises(ValueError, match="result"):
-        ex.result_spec({"trajectory": None})
 
 
 def test_restarts_stop_at_the_certificate_or_the_budget():
     r = ltdl.run_example("ex43", seed=0, iters={"reduced": 40, "full": 40}, grad_tol=1e-300)
-    assert r["n_iter"] <= 40 and r["n_calls"] >= 1 and r["grad_max"] > 0
+    assert r.n_iter <= 40 and r.n_calls >= 1 and r.grad_max > 0
     with pytest.raises(ValueError, match="grad_tol"):
         dataclasses.replace(ltdl.EXAMPLES["ex41"], grad_tol=0.0)
 
@@ -199,3 +215,34 @@ def test_drawing_helpers_respect_the_book_layout_and_the_player_changes_the_imag
     html = plots.animation_html(ex.animate(r, frames=5))
     frames = re.findall(r"data:image/png;base64,([^\"]+)\"", html)
     assert len(frames) == 5 and len(set(frames)) == 5  # every slider position shows another image
+
+
+def test_measures_follow_their_definitions_on_a_run():
+    r = ltdl.run_example("ex41", seed=0, iters=TINY)
+    m = ex.measures(r)
+    assert m["rho"] == r.late_fraction and m["dist_T"] == r.target_distance[-1] and m["late"] == r.late_motion
+    spec = r.spec
+    r_star = math.atanh(0.99) / math.hypot(*ex.AUTHORS_A)
+    assert m["r_star"] == pytest.approx(r_star, rel=1e-15)  # the same formula, rounding only
+    dmax = (r.trajectory - r.x_bar).norm(dim=-1).amax(-1)
+    if math.isfinite(m["t_reach"]):  # every later layer within r*, the layer before (if any) not
+        k0 = round(m["t_reach"] / spec.dt)
+        assert bool((dmax[k0:] <= r_star).all()) and (k0 == 0 or float(dmax[k0 - 1]) > r_star)
+        assert m["E_reach"] == r.risk_curve[k0] and m["u_reach"] == r.control_norms[k0]
+    else:  # three iterations need not bring the points home
+        assert float(dmax[-1]) > r_star and "E_reach" not in m
+    with pytest.raises(ValueError, match="run"):
+        ex.turnpike_measures(ltdl.run_example("exA1", seed=0, iters=TINY))
+    r43 = ltdl.run_example("ex43", seed=0, iters=TINY)
+    m43 = ex.measures(r43)
+    d = torch.tensor([1.0, 1.0]) / math.sqrt(2)
+    proj = r43.trajectory[-1] @ d
+    assert m43["margin"] == float(proj[r43.train_classes == 0].min() - proj[r43.train_classes == 1].max())
+    assert m43["acc_0"] == r43.accuracy_curve[0]
+    assert m43["radius_T"] == pytest.approx(math.sqrt(r43.state_norms[-1]), rel=1e-13)  # two sums of the same squares
+    r42 = ltdl.run_example("ex42", seed=0, iters=TINY)
+    m42 = ex.drift_measures(r42, E_tol=1e6)
+    assert m42["t_small"] == 0.0  # every layer is below a huge tolerance
+    assert m42["radius_T"] == pytest.approx(math.sqrt(r42.state_norms[-1]), rel=1e-13)  # the same mean, rounding only
+    with pytest.raises(ValueError, match="E_tol"):
+        ex.drift_measures(r42, E_tol=0.0)

@@ -186,10 +186,21 @@ def test_core_library_does_not_import_grading_tools():
         assert "nbgrader" not in text and "jupyterlab" not in text, path
 
 
+def test_hidden_tests_without_an_answer_cell_fail(tmp_path):
+    nb = chapter()
+    del nb.cells[7]  # the code solution of ex-syn-cube: its hidden test would grade nothing
+    path = tmp_path / "book" / "01-syn.ipynb"
+    path.parent.mkdir()
+    nbformat.write(nb, path)
+    with pytest.raises(RuntimeError, match="ex-syn-cube"):
+        ma.make([path], tmp_path / "course")
+
+
 def test_real_chapters_make_assignments_without_leaks(tmp_path):
     chapters = ma.default_chapters()
     assert chapters, "no chapter has hidden tests (cells tagged 'autograde')"
-    records = ma.make(chapters, tmp_path / "course")  # raises on any solution or hidden test text left
+    # make() raises on any solution or hidden test text left, and on a hidden test without an answer cell
+    records = ma.make(chapters, tmp_path / "course")
     for r in records:
         graded = {t["grade_id"].split("--")[0] for t in r["tests"]}
         assert graded and graded <= set(r["stubs"]), f"{r['assignment']}: hidden tests without a code stub"

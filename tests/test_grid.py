@@ -116,7 +116,9 @@ def test_an_interrupted_sweep_resumes_without_recomputing(tmp_path):
         str(out),
         "--no-progress",
     ]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # SIGINT restored to its default in the child: a parent started in the background may pass it on as ignored.
+    restore = lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)  # noqa: E731
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=restore)
     deadline = time.time() + 60
     while time.time() < deadline and len(list(out.glob("points/*/results.json"))) < 2:
         time.sleep(0.05)

@@ -154,3 +154,45 @@ def test_train_certificate_covers_a_trained_output_map():
     prob.P.A, prob.P.c = A, c
     grads = torch.autograd.grad(prob.objective(u), [*u.values(), A, c])
     assert res.certificate.grad_max == max(float(g.abs().max()) for g in grads)  # controls and P alike
+
+
+def test_restarts_keep_only_strict_decreases_and_restore_a_trainable_P():
+    ds = ltdl.four_point_rotation()
+    field = ltdl.make_field("outer", activation="tanh")
+    P = ltdl.OutputMap(torch.eye(2, dtype=torch.float64), trainable=True, gamma=0.1)
+    prob = ltdl.Problem(field, ds.x, ds.y, T=2.0, K=4, lam=0.1, P=P)
+    u0 = prob.init_controls(kind="normal", scale=0.1, seed=0)
+    once = ltdl.train(prob, u0, max_iter=5)
+    A_once = prob.P.A.clone()
+    prob.P.A, prob.P.c = torch.eye(2, dtype=torch.float64), torch.zeros(2, dtype=torch.float64)
+    res = ltdl.train(prob, u0, max_iter=5, restarts=3)
+    # A call that stops after 5 iterations leaves room to improve: the first restart is kept.
+    assert float(res.value) < float(once.value)
+    assert res.n_iter > once.n_iter and res.history[: len(once.history)] == once.history
+    assert not torch.equal(prob.P.A, A_once)
+    assert res.certificate.kind == "gradient"
+
+
+def test_a_rejected_restart_puts_a_trainable_P_back(monkeypatch):
+    ds = ltdl.four_point_rotation()
+    field = ltdl.make_field("outer", activation="tanh")
+    P = ltdl.OutputMap(torch.eye(2, dtype=torch.float64), trainable=True, gamma=0.1)
+    prob = ltdl.Problem(field, ds.x, ds.y, T=2.0, K=4, lam=0.1, P=P)
+    u0 = prob.init_controls(kind="normal", scale=0.1, seed=0)
+    real, calls = ltdl.optim._train_once, []
+
+    def first_real_then_worse(problem, u, **kw):
+        calls.append(problem.P.A.clone())
+        if len(calls) == 1:
+            return real(problem, u, **kw)
+        with torch.no_grad():
+            problem.P.A.add_(1.0)  # what a call does to P: in place; and it ends higher
+        return real(problem, {n: t + 1.0 for n, t in u.items()}, **{**kw, "max_iter": 1})
+
+    monkeypatch.setattr(ltdl.optim, "_train_once", first_real_then_worse)
+    res = ltdl.train(prob, u0, max_iter=20, restarts=3)
+    assert len(calls) == 2  # the first worse call ends the restarts
+    torch.testing.assert_close(prob.P.A, calls[1], rtol=0, atol=0)  # P as the kept call left it
+    assert res.n_iter <= 20  # only the kept call counts
+    with pytest.raises(ValueError, match="restarts"):
+        ltdl.train(prob, u0, restarts=-1)

@@ -1,5 +1,6 @@
 """Tests of ltdl.sparsity: the protocols of the chapter "After the paper"."""
 
+import dataclasses
 import io
 import math
 
@@ -83,6 +84,23 @@ def test_l1_solve_certifies_ordered_sparsity_on_the_four_points():
     assert (run.k_star, run.initial_segment, run.t_star) == (2, True, 2.0)
     assert run.margin > 0.1 and run.kinks == 0  # measured 0.4: every zero strictly inside the dead zone
     assert float(run.result.terms["l1"]) == pytest.approx(0.05 * 1.0 * run.layer_norms.sum(), rel=1e-13)
+    run.check(grad_tol=1e-10)  # the same four facts, in one call
+
+
+def test_check_refuses_each_missing_property():
+    data = ltdl.four_point_rotation()
+    run = sp.l1_solve(sp.l1_problem(RELU, data.x, data.y, T=4.0, dt=1.0), 0.05)
+    run.check()  # a certified, ordered run (see above)
+    with pytest.raises(AssertionError, match="grad_tol"):
+        run.check(grad_tol=run.grad_max / 2)
+    for change, match in (
+        (dict(initial_segment=False), "initial segment"),
+        (dict(margin=0.0), "dual margin"),
+        (dict(margin=math.nan), "dual margin"),
+        (dict(kinks=1), "kink"),
+    ):
+        with pytest.raises(AssertionError, match=match):
+            dataclasses.replace(run, **change).check()
 
 
 def test_dual_margin_by_hand_at_zero_controls():

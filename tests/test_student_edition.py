@@ -8,13 +8,23 @@ On synthetic notebooks and on the real chapters:
   shows no MyST residue: no directive fences, roles, labels, options or unresolved glue;
 * every student notebook runs, in a kernel where `myst_nb` cannot be imported, without error up
   to its first stub, which stops with the friendly NotImplementedError.
+
+Each real chapter is executed once by the test command, by nbval (step 3 of scripts/test.sh). The
+code a student kernel runs before a chapter's first stub is, cell for cell, the code nbval runs
+from the book notebook (checked here on every chapter, with the glue import as the only change,
+and the library checked free of `myst_nb`); the synthetic notebook and one real chapter
+(`EXECUTED_CHAPTER`) are executed here in a kernel without `myst_nb`, up to their first stub.
 """
 
 from __future__ import annotations
 
+import ast
+import copy
 import importlib.util
+import inspect
 import os
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -159,6 +169,15 @@ def _book():
     return book
 
 
+def _env_without_myst_nb(tmp_path: Path) -> dict:
+    """The environment of an interpreter in which ``import myst_nb`` fails (a shadowing module)."""
+    blocker = tmp_path / "no_myst_nb"
+    blocker.mkdir(exist_ok=True)
+    (blocker / "myst_nb.py").write_text("raise ModuleNotFoundError(\"No module named 'myst_nb'\", name='myst_nb')\n")
+    path = os.pathsep.join([str(blocker), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    return dict(os.environ, PYTHONPATH=path)
+
+
 def _execute_to_first_stub(nb, cwd: Path, tmp_path: Path):
     """Run the student notebook, with ``myst_nb`` unimportable, up to and including its first stub.
 
@@ -167,9 +186,6 @@ def _execute_to_first_stub(nb, cwd: Path, tmp_path: Path):
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
 
-    blocker = tmp_path / "no_myst_nb"
-    blocker.mkdir(exist_ok=True)
-    (blocker / "myst_nb.py").write_text("raise ModuleNotFoundError(\"No module named 'myst_nb'\", name='myst_nb')\n")
     check = new_code_cell(
         "try:\n    import myst_nb\nexcept ModuleNotFoundError:\n    pass\n"
         "else:\n    raise AssertionError('myst_nb must not be importable in this kernel')"
@@ -177,8 +193,7 @@ def _execute_to_first_stub(nb, cwd: Path, tmp_path: Path):
     idx = next((i for i, c in enumerate(nb.cells) if se.STUB_TAG in c.get("metadata", {}).get("tags", [])), None)
     run = nb.copy()
     run.cells = [check] + nb.cells[: len(nb.cells) if idx is None else idx + 1]
-    path = os.pathsep.join([str(blocker), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-    env = dict(os.environ, PYTHONPATH=path)
+    env = _env_without_myst_nb(tmp_path)
     client = NotebookClient(run, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(cwd)}})
     if idx is None:
         client.execute(env=env)
@@ -418,10 +433,125 @@ def test_real_chapter_is_plain_jupyter(path):
     assert residue(student) == []
 
 
+# Tags and markers with which nbval would not execute a cell (then nothing would run that code), or
+# would let it raise where the student kernel would stop (nbclient honours the `raises-exception` tag,
+# not nbval's comment).
+NBVAL_SKIPS = ("skip-execution", "nbval-skip")
+NBVAL_SKIP_MARKERS = ("# NBVAL_SKIP", "# NBVAL_RAISES_EXCEPTION")
+EXECUTED_CHAPTER = "08-variable-width"  # the quickest chapter to run up to its first stub
+
+
+def _code_before_first(cells, stop) -> list:
+    """The code cells above the first cell for which ``stop(cell)`` holds (all of them if none does)."""
+    out = []
+    for c in cells:
+        if c.cell_type == "code" and stop(c):
+            break
+        if c.cell_type == "code":
+            out.append(c)
+    return out
+
+
+def student_runs_what_nbval_runs(book_nb, student) -> list[str]:
+    """Why the student kernel, up to the first stub, would not run the code nbval runs (empty: it does).
+
+    nbval executes every code cell of the book notebook; the student kernel runs the student
+    edition's code cells above its first stub. Those must be the book's code cells above its first
+    ``solution`` cell, in order, none removed (a hidden ``autograde`` cell there would be), none
+    skipped by nbval, each with the same source but for ``from myst_nb import glue``, which becomes
+    the stand-in; and every ``glue(...)`` call must fit the stand-in's signature."""
+    problems = []
+    book = _code_before_first(book_nb.cells, lambda c: se.SOLUTION_TAG in c.get("metadata", {}).get("tags", []))
+    mine = _code_before_first(student.cells, lambda c: se.STUB_TAG in c.get("metadata", {}).get("tags", []))
+    for c in book:
+        tags = c.get("metadata", {}).get("tags", [])
+        if se.AUTOGRADE_TAG in tags:
+            problems.append(f"hidden test cell {c.get('id')!r} above the first exercise: the student edition drops it")
+        if any(t in tags for t in NBVAL_SKIPS) or any(m in c.source for m in NBVAL_SKIP_MARKERS):
+            problems.append(f"cell {c.get('id')!r} is skipped by nbval, or allowed to raise by nbval only")
+    expected = [
+        c.source.replace(se.GLUE_IMPORT, se.GLUE_STANDIN)
+        for c in book
+        if se.AUTOGRADE_TAG not in c.metadata.get("tags", [])
+    ]
+    got = [c.source for c in mine]
+    if got != expected:
+        diff = next(
+            (k for k, (a, b) in enumerate(zip(got, expected, strict=False)) if a != b), min(len(got), len(expected))
+        )
+        problems.append(
+            f"student code above the first stub differs from the book's at code cell {diff} "
+            f"({len(got)} vs {len(expected)} cells): {(got[diff] if diff < len(got) else '<none>')[:200]!r}"
+        )
+    namespace: dict = {}
+    exec(se.GLUE_STANDIN, namespace)  # the stand-in is a plain function definition
+    signature = inspect.signature(namespace["glue"])
+    for c in book:
+        for node in ast.walk(ast.parse(c.source)):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "glue":
+                call = ast.unparse(node)[:80]
+                if any(isinstance(a, ast.Starred) for a in node.args) or any(k.arg is None for k in node.keywords):
+                    problems.append(f"{call}: unpacked arguments cannot be checked against the stand-in")
+                    continue
+                try:
+                    signature.bind(*node.args, **{k.arg: k.value for k in node.keywords})
+                except TypeError as exc:
+                    problems.append(f"{call} does not fit the stand-in glue{signature}: {exc}")
+    return problems
+
+
 @pytest.mark.parametrize("path", CHAPTERS, ids=[p.stem for p in CHAPTERS])
-def test_real_chapter_runs_to_first_stub_without_myst_nb(path, tmp_path):
+def test_real_chapter_runs_what_nbval_runs(path):
+    book_nb, student, _ = _student(path)
+    assert student_runs_what_nbval_runs(book_nb, student) == []
+
+
+def test_runs_what_nbval_runs_can_fail():
+    book = synthetic()
+    student, _ = se.make_student(book, _book(), "chapters/01-syn")
+    assert student_runs_what_nbval_runs(book, student) == []
+    dropped = copy.deepcopy(student)  # a transformation that loses a cell above the first stub
+    del dropped.cells[2]
+    assert any("differs" in p for p in student_runs_what_nbval_runs(book, dropped))
+    kept = copy.deepcopy(student)  # ... or keeps the myst_nb import
+    kept.cells[1].source = book.cells[1].source
+    assert any("differs" in p for p in student_runs_what_nbval_runs(book, kept))
+    for tags in (["skip-execution"], ["autograde"]):
+        bad = copy.deepcopy(book)
+        bad.cells[2].metadata["tags"] = tags
+        assert student_runs_what_nbval_runs(bad, student), tags
+    bad = copy.deepcopy(book)
+    bad.cells[2].source = "# NBVAL_RAISES_EXCEPTION\n" + bad.cells[2].source
+    assert any("nbval" in p for p in student_runs_what_nbval_runs(bad, se.make_student(bad, _book(), "ch")[0]))
+    bad = copy.deepcopy(book)
+    bad.cells[1].source += "\nglue('k', 1, display=False, extra=2)"
+    assert any("does not fit" in p for p in student_runs_what_nbval_runs(bad, student))
+
+
+def test_library_imports_without_myst_nb(tmp_path):
+    """Every module of ltdl imports where ``myst_nb`` cannot, and none names it (not even lazily)."""
+    named = [p.relative_to(ROOT).as_posix() for p in (ROOT / "ltdl").rglob("*.py") if "myst_nb" in p.read_text()]
+    assert named == [], f"the library must not need myst_nb (the student edition has none): {named}"
+    code = (
+        "import importlib, pkgutil, sys, ltdl\n"
+        "assert ltdl.__file__.startswith(sys.argv[1]), ltdl.__file__\n"
+        "for m in pkgutil.walk_packages(ltdl.__path__, 'ltdl.'):\n"
+        "    importlib.import_module(m.name)\n"
+        "assert 'myst_nb' not in sys.modules\n"
+    )
+    env = _env_without_myst_nb(tmp_path)
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env["PYTHONPATH"]])
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(ROOT / "ltdl")], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+
+def test_one_real_chapter_runs_to_first_stub_without_myst_nb(tmp_path):
+    path = ROOT / "chapters" / f"{EXECUTED_CHAPTER}.ipynb"
+    assert path in CHAPTERS, f"{path.name} is gone: name another quick chapter in EXECUTED_CHAPTER"
     _, student, _ = _student(path)
-    _execute_to_first_stub(student, path.parent, tmp_path)
+    assert _execute_to_first_stub(student, path.parent, tmp_path) is not None, "the chapter has no stub"
 
 
 def test_every_chapter_with_exercises_is_covered():

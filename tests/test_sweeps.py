@@ -123,3 +123,65 @@ def test_bad_u0_and_trainable_P():
         ltdl.sweep(f, X0, Y0, T=1.0, lam=1.0, K=3, P=P)
     with pytest.raises(ValueError, match="T_to"):
         ltdl.warm_start({"b": torch.zeros(3, 2)}, 1.0, 0.0)
+
+
+def test_reference_sweep_is_the_zero_weight_chain_with_two_newton_steps():
+    """The reference protocol: the same numbers, bit for bit, as the sweep it stands for."""
+    ds = ltdl.four_point_rotation()
+    f = ltdl.make_field("outer", activation="tanh")
+    u0 = ltdl.init_controls(f, 2, 3, kind="normal", scale=0.01, seed=5)
+    u0["w"].zero_()
+    by_hand = ltdl.sweep(f, ds.x, ds.y, T=[1.0, 8.0], lam=1.0, K=3, u0=u0, max_iter=50, newton_steps=2, tol_grad=1e-15)
+    ref = ltdl.reference_sweep(f, ds.x, ds.y, T=[1.0, 8.0], lam=1.0, K=3, seed=5, max_iter=50)
+    for i in range(2):
+        for n in u0:
+            assert torch.equal(ref.controls[i][n], by_hand.controls[i][n])
+    assert np.array_equal(ref.E, by_hand.E) and np.array_equal(ref.grad, by_hand.grad)
+    assert ref.grad.max() <= 1e-12  # two Newton steps after L-BFGS: rounding level
+    # A field without a weight w (the bias field) starts from its random bias alone.
+    b = ltdl.reference_sweep(ltdl.Bias(), X0, Y0, T=2.0, lam=1.0, K=3)
+    assert b.E[0] == pytest.approx(ltdl.bias_erm(X0[0], Y0[0], T=2.0, lam=1.0)["E"], rel=1e-10)
+
+
+def test_certified_distance_is_the_newton_step_bound():
+    ds = ltdl.four_point_rotation()
+    f = ltdl.make_field("outer", activation="tanh")
+    sw = ltdl.reference_sweep(f, ds.x, ds.y, T=[1.0, 4.0], lam=1.0, K=3, max_iter=50)
+    certs = ltdl.diagnostics.certify_sweep(sw, ds.x, ds.y)
+    assert sw.n_controls == 3 * 6  # K layers of w (2x2) and b (2)
+    bound = max(18**0.5 * c.grad_max / c.min_eig for c in certs)
+    assert ltdl.certified_distance(sw, certs) == bound and 0 < bound <= 1e-10
+    # One more exact Newton step from the returned controls moves them by less than the bound.
+    prob = ltdl.Problem(f, ds.x, ds.y, T=4.0, K=3, lam=1.0)
+    step = ltdl.train_newton(prob, sw.controls[1], lbfgs_iter=0, tol_grad=0.0, max_steps=1).controls
+    moved = max(float((4.0 * (step[n] - sw.controls[1][n])).abs().max()) for n in step)  # in v = T u
+    assert moved <= bound
+    flat = ltdl.Certificate("newton", certs[0].grad_max, -1.0)
+    assert ltdl.certified_distance(sw, [certs[0], flat]) == float("inf")  # no strict minimum: no bound
+    with pytest.raises(ValueError, match="certificates"):
+        ltdl.certified_distance(sw, certs[:1])
+    with pytest.raises(ValueError, match="certificates"):
+        ltdl.certified_distance(sw, [ltdl.Certificate("gradient", 0.0)] * 2)
+
+
+def test_accuracy_counts_the_signs_of_the_outputs():
+    f = ltdl.make_field("outer", activation="tanh")
+    x = torch.tensor([[1.0, 0.0], [-1.0, 0.5], [0.2, -2.0]])
+    y = torch.tensor([[1.0], [-1.0], [1.0]])  # the signs of x^1
+    sw = ltdl.sweep(f, x, y, T=[1.0, 2.0], lam=1.0, K=2, P=ltdl.OutputMap(torch.tensor([[1.0, 0.0]])), max_iter=1)
+    sw.controls = [{"w": torch.zeros(2, 2, 2), "b": torch.zeros(2, 2)}] * 2  # the identity map x(T) = x
+    P = ltdl.OutputMap(torch.tensor([[1.0, 0.0]]))
+    np.testing.assert_array_equal(sw.accuracy(x, y, P=P), [1.0, 1.0])
+    np.testing.assert_array_equal(sw.accuracy(x, -y, P=P), [0.0, 0.0])
+    np.testing.assert_allclose(sw.accuracy(x, torch.ones(3, 1), P=P), [2 / 3, 2 / 3], rtol=1e-15)
+    with pytest.raises(ValueError, match="y must have the shape"):
+        sw.accuracy(x, y[:, 0], P=P)
+
+
+def test_reference_sweep_refuses_what_its_protocol_fixes():
+    ds = ltdl.four_point_rotation()
+    f = ltdl.make_field("outer", activation="tanh")
+    with pytest.raises(TypeError, match="fixes \\['tol_grad'\\]"):
+        ltdl.reference_sweep(f, ds.x, ds.y, T=1.0, lam=1.0, K=3, tol_grad=1e-6)
+    with pytest.raises(TypeError, match="needs K"):
+        ltdl.reference_sweep(f, ds.x, ds.y, T=1.0, lam=1.0)

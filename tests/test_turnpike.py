@@ -72,8 +72,7 @@ def test_linearised_rate_closed_form_and_discrete_formula():
 
 def test_linearised_rate_matches_a_solved_tracking_problem():
     prob, field, xb = _tracking_problem(T=16.0, K=32)
-    u0 = prob.init_controls(kind="normal", scale=0.01, seed=0)
-    u0["w"].zero_()
+    u0 = prob.init_controls(kind="normal", scale=0.01, seed=0, zero=("w",))
     res = ltdl.train_newton(prob, u0)
     dist = ((res.trajectory - xb) ** 2).sum(-1).mean(-1).sqrt()
     t = np.arange(33) * 0.5
@@ -241,3 +240,138 @@ def test_rate_limit_recovers_the_limit_and_rejects_bad_input():
         rate_limit(T, T[:3])
     with pytest.raises(ValueError, match="powers"):
         rate_limit(T, T, powers=(0,))
+
+
+# --- the solve → measure → depth protocol (ltdl.turnpike_run, ltdl.turnpike_table) -----------
+
+
+def _integral_problem(T, K=None, beta=1.0):
+    data = ltdl.four_point_rotation()
+    field = ltdl.make_field("outer", activation="tanh")
+    return ltdl.Problem(field, data.x, data.y, T=T, K=K or round(4 * T), lam=0.1, beta=beta)
+
+
+def test_turnpike_run_starts_at_zero_weights_and_returns_the_curves_of_its_solution():
+    prob = _integral_problem(4.0)
+    run = ltdl.turnpike_run(prob, max_steps=200)
+    u0 = prob.init_controls(kind="normal", scale=0.01, seed=0, zero=("w",))
+    ref = ltdl.train_newton(prob, u0, max_steps=200)  # the documented start and solver, called directly
+    assert torch.equal(run.controls["w"], ref.controls["w"]) and torch.equal(run.trajectory, ref.trajectory)
+    run.certificate.check(1e-12, min_eig_floor=0.0)
+    K = prob.K
+    assert run.t.shape == (K + 1,) and run.tu.shape == (K,) and run.E.shape == (K + 1,) and run.u.shape == (K,)
+    assert run.dt == 0.25 and run.t[-1] == 4.0 and run.tu[0] == 0.125
+    # E is the mean over points of |x_i - y_i|^2 (P = I, mse); u the norm of all controls of a layer
+    E = ((run.trajectory - prob.y) ** 2).sum(-1).mean(-1).numpy()
+    np.testing.assert_allclose(run.E, E, rtol=1e-14, atol=0)
+    u = torch.sqrt((run.controls["w"] ** 2).sum((1, 2)) + (run.controls["b"] ** 2).sum(1)).numpy()
+    np.testing.assert_allclose(run.u, u, rtol=1e-14)
+    assert run.E_T == run.E[-1]
+    # the RMS distance to y is sqrt(E) for P = I and the mse loss
+    np.testing.assert_allclose(run.distance(prob.y), np.sqrt(E), rtol=1e-14)
+    t, y = run.curve("distance", prob.y)
+    assert t is run.t and np.array_equal(y, run.distance(prob.y))
+
+
+def test_turnpike_run_with_lbfgs_only_and_bad_arguments():
+    prob = _integral_problem(2.0, K=4)
+    run = ltdl.turnpike_run(prob, newton=False, max_iter=5)
+    assert run.certificate.kind == "gradient" and run.certificate.min_eig is None
+    with pytest.raises(TypeError, match="problem"):
+        ltdl.turnpike_run("not a problem")
+    batch = ltdl.Problem(prob.field, prob.x, prob.y, T=torch.tensor([1.0, 2.0]), K=4, lam=0.1)
+    with pytest.raises(ValueError, match="problem"):
+        ltdl.turnpike_run(batch)
+    with pytest.raises(ValueError, match="zero"):
+        ltdl.turnpike_run(prob, zero=("v",))
+    with pytest.raises(ValueError, match="x_bar"):
+        run.distance(torch.zeros(3, 2))
+    with pytest.raises(ValueError, match="x_bar"):
+        run.curve("distance")
+    with pytest.raises(ValueError, match="curve"):
+        run.curve("energy")
+
+
+def _synthetic_run(T, dt, y, u=None):
+    """A TurnpikeRun holding given curves (the table reads only T and the curves)."""
+    K = round(T / dt)
+    t = np.arange(K + 1) * dt
+    res = ltdl.Result({}, torch.zeros(K + 1, 1, 1), {}, certificate=ltdl.Certificate("gradient", 0.0))
+    u = np.ones(K) if u is None else u
+    return ltdl.TurnpikeRun(T=T, dt=dt, result=res, t=t, tu=(np.arange(K) + 0.5) * dt, E=y(t), u=u)
+
+
+def test_turnpike_table_rates_depths_and_depth_stats_on_known_curves():
+    dt, mu, b = 0.25, 1.3, 1e-6
+    # two-sided curves y = 0.7 e^{-mu t} + b e^{-mu (T - t)}: the fitted rate is mu for every T
+    runs = {
+        T: _synthetic_run(T, dt, lambda t, T=T: 0.7 * np.exp(-mu * t) + b * np.exp(-mu * (T - t))) for T in (4, 8, 16)
+    }
+    tab = ltdl.turnpike_table(runs, curve="E", etas=[0.1, 1e-3], floor=1e-12)
+    assert tab.horizons == (4, 8, 16) and tab.curve == "E"
+    for T in (4, 8, 16):
+        assert tab.rate[T] == pytest.approx(mu, rel=1e-6)
+        assert tab.minimum[T] == float(runs[T].E.min())
+    # first grid time with 0.7 e^{-mu t} <= eta (the b-term is below 1e-7 of eta there): t* rounded up to the grid
+    for eta, Ts in ((0.1, (4, 8, 16)), (1e-3, (8, 16))):
+        for T in Ts:
+            assert tab.depth[eta][T] == math.ceil(math.log(0.7 / eta) / mu / dt) * dt
+    assert tab.depth[1e-3][4] == math.inf  # y(4) = 0.7 e^{-5.2} = 3.9e-3: T = 4 ends before reaching 1e-3
+    st = tab.depth_stats(1e-3, long_from=8)
+    assert st.reached == (8, 16) and st.suffix and st.long == (8, 16) and st.spread == 0.0 and st.excess == 0.0
+    st = tab.depth_stats(0.1, long_from=8)
+    assert st.reached == (4, 8, 16) and st.suffix and st.long == (8, 16) and st.excess == 0.0
+    assert tab.depth_stats(1e-3, long_from=32).spread == math.inf  # no long horizon: a check on it must fail
+    assert tab.depth_stats(1e-3, long_from=8, horizons=[4, 8]).reached == (8,)
+
+
+def test_depth_stats_detects_growth_with_T_and_gaps():
+    dt = 0.5
+    # a depth that grows with T: flat until t = log2(T), then e^{-5 (t - log2 T)}; eta = 1e-3 is reached at
+    # log2(T) + log(1e3)/5 = log2(T) + 1.38, i.e. t = 3.5, 4.5, 5.5 on the grid for T = 4, 8, 16
+    runs = {
+        T: _synthetic_run(T, dt, lambda t, T=T: np.exp(-5 * np.clip(t - math.log2(T), 0, None))) for T in (4, 8, 16)
+    }
+    tab = ltdl.turnpike_table(runs, etas=[1e-3], floor=1e-12)
+    assert [tab.depth[1e-3][T] for T in (4, 8, 16)] == [3.5, 4.5, 5.5]
+    st = tab.depth_stats(1e-3, long_from=4)
+    assert st.spread == 2.0 and st.excess == 2.0 and st.suffix
+    # T = 8 never reaches eta while T = 4 and 16 do: not a suffix
+    gap = {**runs, 8: _synthetic_run(8, dt, lambda t: np.ones_like(t))}
+    assert not ltdl.turnpike_table(gap, etas=[1e-3], floor=1e-12).depth_stats(1e-3, long_from=4).suffix
+
+
+def test_turnpike_table_rejects_bad_arguments():
+    run = _synthetic_run(4, 0.25, lambda t: np.exp(-t))
+    with pytest.raises(ValueError, match="curve"):
+        ltdl.turnpike_table({4: run}, curve="dist")
+    with pytest.raises(ValueError, match="runs"):
+        ltdl.turnpike_table({8: run})  # the key must be the run's horizon
+    with pytest.raises(ValueError, match="runs"):
+        ltdl.turnpike_table({})
+    with pytest.raises(TypeError, match="runs"):
+        ltdl.turnpike_table({4: "run"})
+    with pytest.raises(ValueError, match="etas"):
+        ltdl.turnpike_table({4: run}, etas=[0.0])
+    with pytest.raises(ValueError, match="x_bar"):
+        ltdl.turnpike_table({4: run}, curve="distance")
+    with pytest.raises(ValueError, match="margin"):
+        ltdl.turnpike_table({4: run}, margin=1.9)  # fewer than 3 grid points in [margin, T - margin]
+    tab = ltdl.turnpike_table({4: run}, etas=[0.1])
+    with pytest.raises(ValueError, match="eta"):
+        tab.depth_stats(0.2, long_from=1)
+    with pytest.raises(ValueError, match="horizons"):
+        tab.depth_stats(0.1, long_from=1, horizons=[8])
+
+
+def test_turnpike_table_reproduces_the_linearised_rate_of_a_solved_integral_problem():
+    """R6 at T = 8, dt = 1/4: E, a squared distance, decays at 2 mu_dt, ||u|| at mu_dt (chapter 06)."""
+    run = ltdl.turnpike_run(_integral_problem(8.0), max_steps=200)
+    run.certificate.check(1e-12, min_eig_floor=0.0)
+    data = ltdl.four_point_rotation()
+    mu = ltdl.linearised_rate(ltdl.make_field("outer", activation="tanh"), data.y, weight=1.0, lam=0.1, dt=0.25)
+    tab_E = ltdl.turnpike_table({8: run}, curve="E", etas=[1e-4], floor=1e-20)
+    tab_u = ltdl.turnpike_table({8: run}, curve="u", floor=1e-10)
+    # measured -0.44 % (E) and -0.48 % (u): the 1/T^2 window bias at T = 8 (chapter 05); 1 % is about 2x
+    assert abs(tab_E.rate[8] / (2 * mu) - 1) <= 0.01 and abs(tab_u.rate[8] / mu - 1) <= 0.01
+    assert tab_E.depth[1e-4][8] == ltdl.first_time_below(run.t, run.E, 1e-4)
