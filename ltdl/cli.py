@@ -61,7 +61,9 @@ def _setup(args: argparse.Namespace) -> tuple[Any, Any, Any, Any, Any]:
     import ltdl
 
     torch.set_default_dtype(torch.float64)
-    torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
+    # As the chapters (ltdl.setup_chapter): one thread is the fastest for these small tensors, and
+    # the command then does the chapter's arithmetic in the chapter's order.
+    torch.set_num_threads(1)
     if args.data == "four-point":
         data = ltdl.four_point_rotation()
         P = None
@@ -100,7 +102,6 @@ def _erm_sweep(args: argparse.Namespace, progress: bool) -> dict[str, Any]:
     """R2: T sweep of L2-regularised ERM at fixed K, the reference protocol of chapter 03
     (:func:`ltdl.reference_sweep`: R1 warm starts, L-BFGS and two Newton steps), certified."""
     ltdl, torch, data, P, fld = _setup(args)
-    torch.set_num_threads(1)  # as chapter 03 (ltdl.setup_chapter): one thread is the fastest for these tensors
     Ts = args.T
     opts = dict(seed=args.seed, max_iter=args.max_iter, progress=progress, desc="erm-sweep")
     sw = ltdl.reference_sweep(fld, data.x, data.y, T=Ts, lam=args.lam, K=args.K, P=P, **opts)

@@ -23,6 +23,7 @@ to the exact minimisers.
 
 from __future__ import annotations
 
+import inspect
 import math
 import time
 from dataclasses import dataclass
@@ -159,6 +160,10 @@ class Sweep:
         return np.array(out)
 
 
+# What sweep passes on to ltdl.train: every option but those the sweep sets itself.
+_TRAIN_OPTIONS = set(inspect.signature(train).parameters) - {"problem", "u0", "progress", "desc"}
+
+
 def sweep(
     field: Field,
     x: Tensor,
@@ -171,14 +176,11 @@ def sweep(
     loss: Loss = _MSE,
     u0: Controls | None = None,
     mode: str = "chain",
-    max_iter: int = 500,
-    tol_grad: float = 1e-12,
-    tol_change: float = 1e-15,
-    history_size: int = 50,
     newton_steps: int = 0,
     progress: bool = False,
     desc: str | None = None,
     compiled: bool = False,
+    **train_options: Any,
 ) -> Sweep:
     """Solve the L²-regularised ERM problem for each pair (T_s, λ_s).
 
@@ -190,8 +192,9 @@ def sweep(
             (``batch``), tensors ``(K, ...)`` in t-form for the horizon T_0; zeros when None.
         mode: ``"chain"`` (sequential, warm-started by the R1 rescaling) or ``"batch"``
             (all problems as one batched L-BFGS run).
-        max_iter, tol_grad, tol_change, history_size: L-BFGS options (per problem for ``chain``);
-            ``tol_grad`` is the max-abs entry of ∂J/∂u at which L-BFGS stops.
+        train_options: options of :func:`ltdl.train` for each first-order run (per problem for
+            ``chain``), with its defaults and meanings: ``max_iter``, ``tol_grad`` (the max-abs
+            entry of ∂J/∂u at which L-BFGS stops), ``tol_change``, ``history_size``, ``restarts``, …
         newton_steps: after each L-BFGS run (``chain`` only), exactly this many damped Newton
             steps of :func:`ltdl.train_newton` (``tol_grad=0``: a polish to rounding level,
             not stopped by ``tol_grad``), with the exact Hessian (meant for small problems, a
@@ -209,7 +212,10 @@ def sweep(
     """
     _checks.choice("mode", mode, MODES)
     _checks.integer("K", K)
-    _checks.integer("max_iter", max_iter)
+    unknown = set(train_options) - _TRAIN_OPTIONS
+    if unknown:
+        raise TypeError(f"sweep got unknown options {sorted(unknown)}; options of ltdl.train: {sorted(_TRAIN_OPTIONS)}")
+    _checks.integer("max_iter", train_options.get("max_iter", 1))
     Ts, lams = _as_grid("T", T), _as_grid("lam", lam)
     try:
         Ts, lams = np.broadcast_arrays(Ts, lams)
@@ -236,7 +242,7 @@ def sweep(
     _checks.integer("newton_steps", newton_steps, minimum=0)
     if newton_steps and mode == "batch":
         raise ValueError("newton_steps must be 0 for mode='batch' (Newton polishing runs per problem)")
-    opts: dict[str, Any] = dict(max_iter=max_iter, tol_grad=tol_grad, tol_change=tol_change, history_size=history_size)
+    opts = train_options
     start = time.perf_counter()
     if mode == "chain":
         from tqdm.auto import tqdm

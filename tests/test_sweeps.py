@@ -185,3 +185,14 @@ def test_reference_sweep_refuses_what_its_protocol_fixes():
         ltdl.reference_sweep(f, ds.x, ds.y, T=1.0, lam=1.0, K=3, tol_grad=1e-6)
     with pytest.raises(TypeError, match="needs K"):
         ltdl.reference_sweep(f, ds.x, ds.y, T=1.0, lam=1.0)
+
+
+def test_sweep_passes_train_options_and_refuses_unknown_ones():
+    ds = ltdl.four_point_rotation()
+    f = ltdl.make_field("outer", activation="tanh")
+    with pytest.raises(TypeError, match="unknown options \\['tol'\\]"):
+        ltdl.sweep(f, ds.x, ds.y, T=1.0, lam=1.0, K=3, tol=1e-6)
+    # The same option means the same thing in both: one L-BFGS call of ltdl.train per problem.
+    sw = ltdl.sweep(f, ds.x, ds.y, T=2.0, lam=1.0, K=3, max_iter=7, tol_grad=1e-9)
+    res = ltdl.train(ltdl.Problem(f, ds.x, ds.y, T=2.0, K=3, lam=1.0), max_iter=7, tol_grad=1e-9)
+    assert torch.equal(sw.controls[0]["w"], res.controls["w"]) and sw.n_iter[0] == res.n_iter
