@@ -206,15 +206,18 @@ def _only_timing_widget_or_provenance(cell: dict) -> bool:
     return all(_TIMING_LINE.search(ln) for ln in lines)
 
 
+def code_cells(path: Path) -> list[tuple[int, dict, str]]:
+    """(index among all cells, cell, source text) of every code cell of a notebook."""
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    cells = enumerate(nb["cells"])
+    return [(i, c, "".join(c["source"])) for i, c in cells if c["cell_type"] == "code"]
+
+
 def nbval_exclusions(path: Path) -> list[str]:
     """Cells excluded from the output comparison without a stated reason or with result outputs."""
-    nb = json.loads(path.read_text(encoding="utf-8"))
     bad = []
-    for i, cell in enumerate(nb["cells"]):
-        if cell["cell_type"] != "code":
-            continue
+    for i, cell, source in code_cells(path):
         tags = set(cell.get("metadata", {}).get("tags", [])) & EXCLUDING_TAGS
-        source = "".join(cell["source"])
         markers = {m for m in EXCLUDING_MARKERS if m in source}
         if not (tags or markers):
             continue
@@ -330,12 +333,8 @@ MAX_CELL_LINES = 40  # a screenful: what a reader can take in without scrolling 
 
 def long_cells(path: Path) -> list[str]:
     """Code cells of a notebook with more than ``MAX_CELL_LINES`` source lines."""
-    nb = json.loads(path.read_text(encoding="utf-8"))
     out = []
-    for i, c in enumerate(nb["cells"]):
-        if c["cell_type"] != "code":
-            continue
-        src = "".join(c["source"]) if isinstance(c["source"], list) else c["source"]
+    for i, _, src in code_cells(path):
         n = len(src.splitlines())
         if n > MAX_CELL_LINES:
             first = src.strip().splitlines()[0][:60]
