@@ -152,6 +152,18 @@ for name in "${ORDER[@]}"; do
   [ "$(cat "$LOGS/$name.rc")" -eq 0 ] || echo "-- FAILED (exit status $(cat "$LOGS/$name.rc"))"
 done
 
+# The timings for the Performance page (benchmarks/bench_training.py reads them): per step its
+# wall time and when it ended; the total; the CPU time of every step (bash's `times`: this shell,
+# then all the processes it waited for).
+{
+  printf 'step\tseconds\tended_at\trc\n'
+  for name in "${ORDER[@]}"; do
+    printf '%s\t%s\t%s\t%s\n' "${short[$name]}" "$(cat "$LOGS/$name.seconds")" \
+      "$(($(cat "$LOGS/$name.end") - started))" "$(cat "$LOGS/$name.rc")"
+  done
+} >"$LOGS/steps.tsv"
+echo "$(($(date +%s) - started))" >"$LOGS/total.seconds"
+times >"$LOGS/times.txt"
 echo
 echo "test command took $(($(date +%s) - started)) s"
 if [ "$status" -eq 0 ]; then echo "ALL TESTS PASSED"; else echo "SOME TESTS FAILED (see above)"; fi

@@ -309,3 +309,21 @@ def test_mutant_runs_import_the_copy_not_the_installed_package(tmp_path):
     assert code == 0, out  # ltdl came from the copy and carries the edit
     code, out, _ = mutation._run(dest, "costs.py", "text that is nowhere", ["--co", "-q", "tests/test_plots.py"])
     assert code == 98 and "does not contain the mutation" in out
+
+
+# --------------------------------------------------------------------------- test-command timings
+def test_timing_section_reads_the_last_test_run(tmp_path):
+    bench = _load("bench_training", ROOT / "benchmarks" / "bench_training.py")
+    assert bench._cpu_seconds("0m0.100s 0m0.020s\n9m50.500s 0m48.250s\n") == 590.5 + 48.25
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    assert any("Not measured" in line for line in bench.timing_section(logs))
+    (logs / "steps.tsv").write_text(
+        "step\tseconds\tended_at\trc\n2/7 unit tests\t250\t254\t0\n6/7 browser\t120\t409\t1\n"
+    )
+    (logs / "total.seconds").write_text("409\n")
+    (logs / "times.txt").write_text("0m0.1s 0m0.0s\n10m0.0s 1m0.0s\n")
+    text = "\n".join(bench.timing_section(logs))
+    assert "**409 s**" in text and "**not met**" in text
+    assert "| 6/7 browser | 120 | 409 | FAILED |" in text and "| 2/7 unit tests | 250 | 254 | ok |" in text
+    assert "CPU time of all steps together: 660 s, so 330 s" in text
