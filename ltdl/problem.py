@@ -164,7 +164,8 @@ class Problem:
     def terms(self, u: Controls, traj: Tensor | None = None) -> dict[str, Tensor]:
         """Each term of J (weights included) and their sum ``"J"``; also ``"E_T"`` unweighted."""
         traj = self.trajectory(u) if traj is None else traj
-        curve = self.risk_curve(traj)
+        # Without the integral term only E(x(T)) enters J: evaluate the loss at the last layer alone.
+        curve = self.risk_curve(traj if self.beta > 0 else traj[-1:])
         out = {"E_T": curve[-1], "final": self.final_weight * curve[-1]}
         if self.beta > 0:
             out["integral"] = self.beta * trapezoid(curve, self.T)
