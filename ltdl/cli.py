@@ -27,7 +27,7 @@ import shutil
 import signal
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
@@ -55,15 +55,29 @@ class Experiment:
 # Problem set-up shared by the experiments
 
 
+@contextlib.contextmanager
+def _chapter_arithmetic() -> Iterator[None]:
+    """float64 and one torch thread while an experiment runs, as in the chapters (ltdl.setup_chapter):
+    one thread is the fastest for these small tensors, and a command then sums in the chapter's
+    order, which is what lets it reproduce the chapter's rounding-level certificates. The previous
+    settings come back afterwards (``main`` also runs inside other programs, e.g. the tests)."""
+    import torch
+
+    dtype, threads = torch.get_default_dtype(), torch.get_num_threads()
+    torch.set_default_dtype(torch.float64)
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_default_dtype(dtype)
+        torch.set_num_threads(threads)
+
+
 def _setup(args: argparse.Namespace) -> tuple[Any, Any, Any, Any, Any]:
     import torch
 
     import ltdl
 
-    torch.set_default_dtype(torch.float64)
-    # As the chapters (ltdl.setup_chapter): one thread is the fastest for these small tensors, and
-    # the command then does the chapter's arithmetic in the chapter's order.
-    torch.set_num_threads(1)
     if args.data == "four-point":
         data = ltdl.four_point_rotation()
         P = None
@@ -594,7 +608,7 @@ def main(argv: list[str] | None = None) -> int:
         _write_json(out / MANIFEST, manifest)
         stage = Path(tempfile.mkdtemp(dir=out, prefix=".ltdl-partial-"))
         args.out = stage  # the experiment writes its figures into the staging folder
-        with _log_rate_progress(progress and not sys.stderr.isatty()):
+        with _log_rate_progress(progress and not sys.stderr.isatty()), _chapter_arithmetic():
             numbers = exp.run(args, progress) if args.name in EXPERIMENTS else _run_example(args, progress)
         args.out = out
         params = manifest["parameters"] = _parameters(args)  # as the experiment settled them
@@ -721,14 +735,7 @@ def _run_example(args: argparse.Namespace, progress: bool) -> dict[str, Any]:
         if not _accepts(examples.run_example, "compiled"):
             raise UsageError(f"--compile is not supported by the example {args.name!r}")
         kwargs["compiled"] = True
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # ~10³ points in the plane: a second thread only waits (the numbers are the same)
-    try:
-        run = examples.run_example(args.name, **kwargs)
-    finally:
-        torch.set_num_threads(threads)
+    run = examples.run_example(args.name, **kwargs)
     numbers = run.to_dict()
     numbers["measures"] = examples.measures(run)
     numbers["figures"] = _example_figures(run, args)

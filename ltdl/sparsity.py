@@ -406,12 +406,9 @@ def cli_run(args, progress: bool) -> dict:
     """``ltdl run sparsity``: the chapter's stopping-layer table (four-point rotation, ReLU outer field).
 
     The field is always ``outer`` with ReLU (recorded in ``args``); ``--T``, ``--lam`` and
-    ``--max-iter`` (iterations of each FISTA call) apply. Runs in float64 on one thread, as the
-    chapter does (:func:`ltdl.setup_chapter`): the certificates are at rounding level, whose
-    digits depend on the order of the sums, and one thread is also the fastest for these tensors.
+    ``--max-iter`` (iterations of each FISTA call) apply. The command runs it in float64 on one
+    thread, as the chapter does.
     """
-    torch.set_default_dtype(torch.float64)
-    torch.set_num_threads(1)
     args.field, args.activation = "outer", "relu"
     out = stopping_table(lam=args.lam, Ts=tuple(args.T), fista_iter=args.max_iter, progress=progress)
     rows = out["rows"]

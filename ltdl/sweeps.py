@@ -215,7 +215,6 @@ def sweep(
     unknown = set(train_options) - _TRAIN_OPTIONS
     if unknown:
         raise TypeError(f"sweep got unknown options {sorted(unknown)}; options of ltdl.train: {sorted(_TRAIN_OPTIONS)}")
-    _checks.integer("max_iter", train_options.get("max_iter", 1))
     Ts, lams = _as_grid("T", T), _as_grid("lam", lam)
     try:
         Ts, lams = np.broadcast_arrays(Ts, lams)

@@ -18,3 +18,10 @@ def load_script(name: str) -> ModuleType:
     sys.modules.setdefault(name, mod)
     spec.loader.exec_module(mod)
     return mod
+
+
+def printed_glue(notebook: Path) -> dict[str, str]:
+    """Glue key -> the text an executed chapter's prose shows for it (the keys without a format
+    spec): the reference of the ``ltdl run`` reproduction tests."""
+    fmt = load_script("student_edition")._format_glue
+    return {k: fmt(v["value"], "") for k, v in load_script("claims_ledger").glue_values(notebook).items()}

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from _scripts import ROOT, load_script
+from _scripts import ROOT, printed_glue
 
 import ltdl
 from ltdl import cli
@@ -24,8 +24,7 @@ CH06 = ROOT / "chapters" / "06-integral-turnpike.ipynb"
 @pytest.fixture(scope="module")
 def shown():
     """Glue key -> the text the chapter's prose shows for it."""
-    fmt = load_script("student_edition")._format_glue
-    return {k: fmt(v["value"], "") for k, v in load_script("claims_ledger").glue_values(CH06).items()}
+    return printed_glue(CH06)
 
 
 def _run(out, *extra):

@@ -8,7 +8,32 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 HERE = Path(__file__).resolve().parent
+CHROMIUM = os.environ.get("LTDL_CHROMIUM", "/usr/bin/chromium")  # Debian's, see scripts/install_browser.sh
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium for one test module (every module of this folder uses the same one)."""
+    from playwright.sync_api import sync_playwright
+
+    assert Path(CHROMIUM).is_file(), f"no Chromium at {CHROMIUM}: run `bash scripts/install_browser.sh`"
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        yield b
+        b.close()
 
 
 def _explicit(config) -> bool:

@@ -23,8 +23,6 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 HTML = Path(os.environ.get("LTDL_HTML_DIR", ROOT / "_build" / "html")).resolve()
 STUDENT = Path(os.environ.get("LTDL_STUDENT_HTML_DIR", ROOT / "_build" / "student-site" / "_build" / "html")).resolve()
-CHROMIUM = os.environ.get("LTDL_CHROMIUM", "/usr/bin/chromium")
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking"]
 
 
 def _chapters() -> dict[str, dict]:
@@ -52,17 +50,6 @@ def _chapters() -> dict[str, dict]:
 
 CHAPTERS = _chapters()
 WITH_EXERCISES = [p for p, v in CHAPTERS.items() if v["exercises"]]
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    assert Path(CHROMIUM).exists(), f"no Chromium at {CHROMIUM} (bash scripts/install_browser.sh)"
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
-        yield b
-        b.close()
 
 
 def _open(browser, path: Path):
