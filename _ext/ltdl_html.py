@@ -13,6 +13,9 @@
    ltdl-prov-<key>">``, placed after the title. A theorem without a tag, or a prf title ending in an
    unknown bracketed tag, fails the build with a message naming the file, the line and the tag.
 5. The book's CSS (_ext/ltdl.css: badges, claims-ledger cards), copied to _static.
+6. ARIA roles of the reference lists. Docutils writes a citation list as ``role="list"`` whose
+   entries carry the deprecated role ``doc-biblioentry``; a list must hold list items (axe-core:
+   aria-required-children, critical), so the entries become ``role="listitem"``.
 """
 
 from __future__ import annotations
@@ -33,6 +36,12 @@ CSS = "ltdl.css"
 # tag as written in the title -> (css key, badge text, tooltip)
 PROVENANCE = {
     "source": ("source", "source", "Read in a public source: the paper's abstracts or the authors' extended abstract"),
+    "follow-up abstract": (
+        "followup",
+        "follow-up abstract",
+        "Read in the abstract of follow-up work by one or more of the paper's authors,"
+        " not of the paper this book reconstructs",
+    ),
     "authors' code": ("code", "authors' code", "Read in the authors' published code"),
     "derived": ("derived", "derived", "Our own derivation, proved in this book"),
     "reconstructed": (
@@ -209,6 +218,13 @@ def _plain_titles(app, pagename, templatename, context, doctree) -> None:
         context["title"] = plain_title(html.unescape(title))
 
 
+# 6. ARIA roles --------------------------------------------------------------------------------------
+def _aria_roles(app, pagename, templatename, context, doctree) -> None:
+    body = context.get("body")
+    if isinstance(body, str) and 'role="doc-biblioentry"' in body:
+        context["body"] = body.replace('role="doc-biblioentry"', 'role="listitem"')
+
+
 # 4. provenance badges ---------------------------------------------------------------------------
 class ProvenanceBadges(Transform):
     """Turn the trailing ``[tag]`` of a prf title into a badge; refuse a missing or unknown tag."""
@@ -286,6 +302,7 @@ def _finish(app, exc) -> None:
 def setup(app):
     app.connect("html-page-context", _dedupe, priority=900)
     app.connect("html-page-context", _plain_titles, priority=901)
+    app.connect("html-page-context", _aria_roles, priority=902)
     # Chapter titles contain math, and they appear in the navigation of every page (search,
     # index, generated pages): load MathJax everywhere, not only on pages with equations.
     app.set_html_assets_policy("always")

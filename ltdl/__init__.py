@@ -12,10 +12,24 @@ from the modules:
 * measuring: :mod:`~ltdl.diagnostics`, :mod:`~ltdl.oracles`, :mod:`~ltdl.turnpike`,
   :mod:`~ltdl.turnpike_runs` (the solve → measure → depth protocol of the turnpike chapters);
 * the book's examples and extensions: :mod:`~ltdl.examples`, :mod:`~ltdl.spacetime`,
-  :mod:`~ltdl.provenance`, :mod:`~ltdl.notebook` (``setup_chapter``, the one-line chapter setup).
+  :mod:`~ltdl.provenance`, :mod:`~ltdl.notebook` (``setup_chapter``, the one-line chapter setup);
+* after the paper: :mod:`~ltdl.attention` and :mod:`~ltdl.metastability` (self-attention dynamics
+  on the sphere: tokens as particles, their clusters, exact two-cluster oracles).
 """
 
 from .activations import ACTIVATIONS
+from .attention import (
+    KINDS,
+    METHODS,
+    attention_energy,
+    attention_field,
+    attention_flow,
+    cluster_labels,
+    count_clusters,
+    random_tokens,
+    to_sphere,
+    token_diameter,
+)
 from .controls import detach, init_controls, num_layers, refine_controls, scale_controls, squared_norms
 from .costs import Loss, OutputMap, control_penalty, l1_penalty, risk, tracking_cost, trapezoid
 from .data import Dataset, concentric_spheres, four_point_rotation, rotation, tricolor, xor
@@ -34,7 +48,8 @@ from .diagnostics import (
 from .examples import EXAMPLES, ExampleRun, ExampleSpec, decision_function, get_example, run_example, states_at
 from .fields import Bias, Bottleneck, Controls, Field, FrozenField, Inner, Outer, make_field
 from .flows import flow, fused_gradients, odeint_flow
-from .minnorm import MinNorm, min_norm_interpolant
+from .metastability import ClusterHistory, cluster_history, two_cluster_angle, two_cluster_merge_time, two_token_angle
+from .minnorm import MinNorm, SecondOrder, min_norm_interpolant, minnorm_second_order
 from .notebook import setup_chapter
 from .optim import Certificate, Result, fista, train, train_newton
 from .oracles import bias_erm, bias_integral
@@ -62,9 +77,12 @@ __version__ = "0.1.0"
 __all__ = [
     "ACTIVATIONS",
     "EXAMPLES",
+    "KINDS",
+    "METHODS",
     "Bias",
     "Bottleneck",
     "Certificate",
+    "ClusterHistory",
     "Controls",
     "Dataset",
     "DepthStats",
@@ -81,17 +99,24 @@ __all__ = [
     "OutputMap",
     "Problem",
     "Result",
+    "SecondOrder",
     "SpaceTimeField",
     "Sweep",
     "TurnpikeRun",
     "TurnpikeTable",
+    "attention_energy",
+    "attention_field",
+    "attention_flow",
     "bias_erm",
     "bias_integral",
     "bias_integral_discrete",
     "certified_distance",
+    "cluster_history",
+    "cluster_labels",
     "concentric_spheres",
     "control_penalty",
     "cosine_basis",
+    "count_clusters",
     "decay_rate",
     "decision_function",
     "detach",
@@ -115,10 +140,12 @@ __all__ = [
     "make_field",
     "midpoint_grid",
     "min_norm_interpolant",
+    "minnorm_second_order",
     "moving_grid_flow",
     "num_layers",
     "odeint_flow",
     "provenance",
+    "random_tokens",
     "readout_map",
     "reference_sweep",
     "refine_controls",
@@ -135,6 +162,8 @@ __all__ = [
     "states_at",
     "sweep",
     "time_to_reach",
+    "to_sphere",
+    "token_diameter",
     "tracking_cost",
     "train",
     "train_newton",
@@ -143,6 +172,9 @@ __all__ = [
     "turnpike_rate",
     "turnpike_run",
     "turnpike_table",
+    "two_cluster_angle",
+    "two_cluster_merge_time",
+    "two_token_angle",
     "warm_start",
     "width_schedule",
     "xor",

@@ -281,6 +281,16 @@ EXPERIMENTS: dict[str, Experiment] = {
         fields=("outer",),
         datasets=("four-point",),
     ),
+    "attention": Experiment(  # chapter 11; the protocol lives in ltdl/metastability.py
+        "attention",
+        "self-attention dynamics on the circle (32 tokens, beta = 4, 9, 16, 25, five seeds from --seed): time of the "
+        "last cluster merge, the two-cluster oracle's prediction, fitted slope of ln t against beta (chapter 11).",
+        {"T": [], "lam": None, "K": None, "max_iter": None},  # T, lam, K, max_iter do not apply
+        lambda args, progress: __import__("ltdl.metastability", fromlist=["cli_run"]).cli_run(args, progress),
+        fields=("outer",),
+        datasets=("four-point",),
+        extra={"n": 32, "betas": [4, 9, 16, 25], "seeds": 5},  # shown by `ltdl list`; ltdl.metastability.META
+    ),
 }
 
 
@@ -419,7 +429,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _list(stream: TextIO) -> None:
     print("Experiments (ltdl run NAME --out DIR [options]):", file=stream)
     for e in EXPERIMENTS.values():
-        d = {k: v for k, v in {**e.defaults, **e.extra}.items() if v is not None}
+        d = {k: v for k, v in {**e.defaults, **e.extra}.items() if v is not None and v != []}  # [] = not used
         print(f"  {e.name:20s} {e.summary}", file=stream)
         print(f"  {'':20s} defaults: " + ", ".join(f"{k}={v}" for k, v in d.items()), file=stream)
     ex = _examples()

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from . import _checks
+from . import _checks, perturb
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,7 @@ def concentric_spheres(
     x = torch.cat([_radial(n_inner, d, 0.0, 0.5, gen, dtype), _radial(n_outer, d, 1.0, 1.5, gen, dtype)])
     classes = torch.cat([torch.zeros(n_inner, dtype=torch.long), torch.ones(n_outer, dtype=torch.long)])
     x, classes = _shuffled(x, classes, gen)
-    return Dataset(x, _pm_one(classes, dtype), classes)
+    return Dataset(perturb.tensor(x), _pm_one(classes, dtype), classes)
 
 
 def xor(n: int = 300, *, seed: int, dtype: torch.dtype = torch.float64) -> Dataset:
@@ -93,7 +93,7 @@ def xor(n: int = 300, *, seed: int, dtype: torch.dtype = torch.float64) -> Datas
     signs = torch.randint(0, 2, (n, 2), generator=gen) * 2 - 1
     x = x * signs.to(dtype)
     classes = (signs[:, 0] != signs[:, 1]).long()
-    return Dataset(x, _pm_one(classes, dtype), classes)
+    return Dataset(perturb.tensor(x), _pm_one(classes, dtype), classes)
 
 
 def tricolor(
@@ -112,14 +112,14 @@ def tricolor(
     ]
     classes = torch.cat([torch.full((n,), c, dtype=torch.long) for c, n in enumerate((n_inner, n_middle, n_outer))])
     x, classes = _shuffled(torch.cat(parts), classes, gen)
-    return Dataset(x, classes, classes)
+    return Dataset(perturb.tensor(x), classes, classes)
 
 
 def four_point_rotation(*, angle: float = 90.0, dtype: torch.dtype = torch.float64) -> Dataset:
     """The four unit vectors ±e1, ±e2 and targets y_i = R_angle x_i."""
     _checks.float_dtype("dtype", dtype)
     x = torch.tensor([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0], [0.0, -1.0]], dtype=dtype)
-    return Dataset(x, x @ rotation(angle, dtype=dtype).T)
+    return Dataset(perturb.tensor(x), x @ rotation(angle, dtype=dtype).T)
 
 
 def rotation(angle: float, *, dtype: torch.dtype = torch.float64) -> Tensor:

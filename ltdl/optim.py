@@ -31,7 +31,7 @@ from typing import Any, cast
 import torch
 from torch import Tensor
 
-from . import _checks
+from . import _checks, perturb
 from .controls import detach, flatten, num_layers
 from .fields import Controls
 from .problem import Problem
@@ -320,6 +320,7 @@ def _train_once(
     num_layers(u0, problem.field, problem.d)  # shape check before any work
     if any(t.dtype != problem.x.dtype for t in u0.values()):
         raise ValueError(f"u0 must have the dtype of the data ({problem.x.dtype})")
+    u0 = perturb.controls(u0)  # the portability probe (LTDL_PERTURB); the same u0 when it is off
     u = {n: t.detach().clone().requires_grad_(True) for n, t in u0.items()}
     params = list(u.values())
     if problem.P.trainable:
@@ -412,6 +413,8 @@ def train_newton(
     if u0 is not None and hasattr(problem, "check_controls"):
         problem.check_controls(u0, "u0")
     u = problem.init_controls() if u0 is None else detach(u0)
+    if lbfgs_iter > 0 or max_steps > 0:  # a solve: the probe moves its start (ltdl.perturb); a pure
+        u = perturb.controls(u)  # evaluation of the certificate (both 0) stays at the given controls
     n_lbfgs = 0
     if lbfgs_iter > 0:
         res = train(problem, u, max_iter=lbfgs_iter)
@@ -517,7 +520,7 @@ def fista(
             raise ValueError(
                 f"u0[{n!r}] must have shape (*batch, K, ...) with batch {problem.batch}, got {tuple(u0[n].shape)}"
             )
-    u0 = {n: u0[n] for n in shapes}
+    u0 = perturb.controls({n: u0[n] for n in shapes})  # the portability probe (LTDL_PERTURB)
     z, unflat = flatten(u0)
     # Batch members are independent problems: each has its own Δt, step, momentum and restarts.
     # ``mid`` maps each entry of z to its member; per(v) sums an entrywise vector per member.

@@ -16,6 +16,8 @@ i.e. a :class:`ltdl.Problem` with ``beta=1, final_weight=0, lam=0`` (the smooth 
 * :func:`truncate`, :func:`save_controls`: pruning after the stopping layer.
 * :func:`l1_bias_oracle`: the closed-form minimiser of the bias-only problem (exact test).
 * :func:`tracking_rate`: the turnpike rate of the tracking problem for a given activation.
+* :func:`bracket_ranks`, :func:`split_residual`: the rank of the control directions and their Lie
+  brackets at the turnpike, and the part of a residual x(t) − x̄ that the control directions miss.
 * :func:`stopping_table`: the table of stopping layers per (T, Δt), shared by the chapter and
   ``ltdl run sparsity``.
 """
@@ -69,7 +71,7 @@ class SparseRun:
         margin: dual margin min over zero entries of (λΔt − |∂J/∂u_j|)/(λΔt) (nan if none);
             > 0 means every zero entry is strictly inside the prox's dead zone.
         kinks: number of states x^k_ij (1 ≤ k < K) within 1e-9 of a ReLU kink (outer field).
-        fista_iter: FISTA iterations of the first and last call.
+        fista_iter: FISTA iterations of the first call and of the later calls (summed over the rounds).
         newton_steps: Newton steps on the support.
     """
 
@@ -226,6 +228,7 @@ def l1_solve(
     fista_iter: int = 200,
     tol: float = 1e-10,
     polish: bool = True,
+    rounds: int = 8,
 ) -> SparseRun:
     """Minimise J(u) + l1·Δt·Σ_k‖u_k‖₁: FISTA, Newton on the support, FISTA again (see module doc).
 
@@ -237,24 +240,31 @@ def l1_solve(
         tol: certificate target (max-abs prox-gradient mapping) of the FISTA calls.
         polish: run Newton on the support between the two calls (skipped when the first call
             already meets ``tol``).
+        rounds: Newton + FISTA rounds at most while the certificate misses ``tol`` (a FISTA call
+            can end on a support that Newton then keeps; the next round starts from the corrected
+            support). Rounds are only run while the certificate is missed; under a 1e-12
+            perturbation of the start (``LTDL_PERTURB``) the T = 4 run of the chapter needed four.
     """
     from .flows import fused_gradients
     from .optim import fista
 
     _checks.nonnegative("l1", l1)
     _checks.integer("fista_iter", fista_iter)
+    _checks.integer("rounds", rounds)
     if problem.batch != ():
         raise ValueError(f"problem must be a single problem (scalar T), got batch shape {problem.batch}")
     fused = type(problem.field) is Outer  # the hand-written adjoint: same gradients, faster
     with fused_gradients(fused):
         first = fista(problem, u0, l1=l1, tol=tol, max_iter=fista_iter)
     res, steps, n2 = first, 0, 0
-    if first.certificate.grad_max > tol and polish:
-        thr = l1 * float(problem.T) / problem.K
-        u, steps = _support_newton(problem, first.controls, thr)
+    thr = l1 * float(problem.T) / problem.K
+    for _ in range(rounds if polish else 0):  # each round corrects the support the previous one ended on
+        if res.certificate.grad_max <= tol:
+            break
+        u, s = _support_newton(problem, res.controls, thr)
         with fused_gradients(fused):
             res = fista(problem, u, l1=l1, tol=tol, max_iter=fista_iter)
-        n2 = res.n_iter
+        steps, n2 = steps + s, n2 + res.n_iter
     u = res.controls
     k, seg = stopping_layer(u, problem.field, problem.d)
     dt = float(problem.T) / problem.K
@@ -330,7 +340,7 @@ def tracking_rate(
     weight α, tracking weight γ, L² penalty λ, Δt = ``dt``. Solved by :func:`ltdl.train_newton`
     from the same start as that chapter (w = 0, b ~ N(0, 0.01²), seed 0). Returns the fitted
     two-sided rate μ (:func:`ltdl.turnpike_rate`), the linearised discrete rate, the RMS distance
-    curve and the certificate.
+    curve, the trajectory, the running target x̄ and the certificate.
     """
     from .data import four_point_rotation, rotation
     from .fields import make_field
@@ -353,7 +363,96 @@ def tracking_rate(
         "mu_lin": linearised_rate(field, x_bar, weight=gamma, lam=lam, dt=dt),
         "certificate": res.certificate,
         "kinks": kinks(prob, res.trajectory),
+        "trajectory": res.trajectory,
+        "x_bar": x_bar,
     }
+
+
+def bracket_ranks(field: Field, x: Tensor, *, depth: int = 2, rtol: float = 1e-10) -> list[dict]:
+    """Rank of the control directions and their iterated Lie brackets at the stacked states ``x``.
+
+    For a field linear in the control, f(x, u) = Σ_j u_j g_j(x) (the ``outer`` field), the
+    stacked system of the N points is driftless and control-affine on R^{N d}; its control
+    directions are the columns g_j(x) of B = ∂f/∂u. The Lie bracket of two vector fields is
+    [g, h](x) = Dh(x) g(x) − Dg(x) h(x) (computed with forward-mode derivatives, ``torch.func.jvp``).
+    Level 0 is {g_j}; level 1 adds [g_i, g_j] (i < j); level 2 adds [g_i, [g_j, g_k]] (j < k).
+
+    Returns one dict per level 0..``depth``: ``level``, ``columns`` (number of vector fields so
+    far), ``rank`` (singular values above ``rtol`` times the largest) and ``sigma_min``: the
+    N·d-th singular value of the matrix of all columns so far (0 when they do not span R^{N d}),
+    i.e. how far from rank-deficient the span is. For a piecewise smooth σ (ReLU) the
+    derivatives are those of the piece containing ``x``, which requires every coordinate of
+    ``x`` to be off the kink.
+    """
+    from torch.func import jvp
+
+    _checks.tensor("x", x, ndim=2)
+    _checks.integer("depth", depth)
+    if not 0 <= depth <= 2:
+        raise ValueError(f"depth must be 0, 1 or 2, got {depth}")
+    _checks.positive("rtol", rtol)
+    N, d = x.shape
+    shapes = field.shapes(d)
+    sizes = [math.prod(s) for s in shapes.values()]
+    P = sum(sizes)
+
+    def unflat(v: Tensor) -> Controls:
+        return {n: c.reshape(s) for (n, s), c in zip(shapes.items(), torch.split(v, sizes), strict=True)}
+
+    eye = torch.eye(P, dtype=x.dtype)
+    u1, u2 = unflat(eye[0] + 0.5 * eye[-1]), unflat(eye[-1] - 2.0 * eye[0])
+    both = unflat(1.5 * eye[-1] - eye[0])  # = u1 + u2
+    if float((field(x, both) - field(x, u1) - field(x, u2)).abs().max()) > 1e-12 * (1 + float(x.abs().max())):
+        raise ValueError("field must be linear in the control, f(x, u) = sum_j u_j g_j(x) (e.g. 'outer')")
+
+    def generator(j: int):
+        return lambda z: field(z.reshape(N, d), unflat(eye[j])).reshape(-1)
+
+    def bracket(g, h):
+        return lambda z: jvp(h, (z,), (g(z),))[1] - jvp(g, (z,), (h(z),))[1]
+
+    gens = [generator(j) for j in range(P)]
+    levels = [gens]
+    if depth >= 1:
+        levels.append([bracket(gens[i], gens[j]) for i in range(P) for j in range(i + 1, P)])
+    if depth >= 2:
+        inner = [(j, k) for j in range(P) for k in range(j + 1, P)]
+        levels.append([bracket(gens[i], levels[1][n]) for i in range(P) for n in range(len(inner))])
+    z = x.reshape(-1).detach()
+    out, cols = [], []
+    for level, fields_ in enumerate(levels):
+        cols += [g(z) for g in fields_]
+        s = torch.linalg.svdvals(torch.stack(cols, dim=1))
+        rank = int((s > rtol * s.max()).sum())
+        sigma_min = float(s[N * d - 1]) if len(s) >= N * d and rank == N * d else 0.0
+        out.append({"level": level, "columns": len(cols), "rank": rank, "sigma_min": sigma_min})
+    return out
+
+
+def split_residual(field: Field, x_bar: Tensor, traj: Tensor, *, rtol: float = 1e-10) -> tuple[np.ndarray, np.ndarray]:
+    """Split x(t) − x̄ into the control directions at x̄ and the directions missing from them.
+
+    B = ∂f/∂u at (x̄, u = 0), stacked over the N points, spans the directions in which the
+    linearisation at the turnpike can move the state; its orthogonal complement holds the
+    directions that only Lie brackets reach (see :func:`bracket_ranks`). For each time of
+    ``traj`` (shape ``(K+1, N, d)``) returns the Euclidean norms of the two orthogonal
+    components of the stacked residual x(t) − x̄ ∈ R^{N d}: ``(in_range, missing)`` (numpy).
+    """
+    from torch.func import jacrev
+
+    _checks.tensor("x_bar", x_bar, ndim=2)
+    _checks.tensor("traj", traj, ndim=3)
+    if tuple(traj.shape[1:]) != tuple(x_bar.shape):
+        raise ValueError(f"traj must have shape (K+1, {x_bar.shape[0]}, {x_bar.shape[1]}), got {tuple(traj.shape)}")
+    N, d = x_bar.shape
+    shapes = field.shapes(d)
+    zero = {n: torch.zeros(s, dtype=x_bar.dtype) for n, s in shapes.items()}
+    jac = jacrev(lambda u: field(x_bar, u))(zero)
+    B = torch.cat([jac[n].reshape(N * d, -1) for n in shapes], dim=1)
+    U, s, _ = torch.linalg.svd(B)
+    r = int((s > rtol * s.max()).sum())
+    res = (traj.detach() - x_bar).reshape(traj.shape[0], N * d)
+    return (res @ U[:, :r]).norm(dim=1).numpy(), (res @ U[:, r:]).norm(dim=1).numpy()
 
 
 def stopping_table(
@@ -435,6 +534,7 @@ def cli_run(args, progress: bool) -> dict:
 __all__ = [
     "FOUR_POINT",
     "SparseRun",
+    "bracket_ranks",
     "cli_run",
     "dual_margin",
     "kinks",
@@ -443,6 +543,7 @@ __all__ = [
     "l1_solve",
     "layer_l1",
     "save_controls",
+    "split_residual",
     "stopping_layer",
     "stopping_table",
     "tracking_rate",

@@ -15,8 +15,12 @@ Inputs:
   that holds that cell (the section's ``(label)=`` if it has one, else its heading's id) unless the
   check names an anchor with ``at:``.
 - The junit XML reports of the last test run (_build/reports/unit.xml, _build/reports/nbval.xml):
-  a result whose check cells or tests failed is FAIL (red card, listed at the top); with no
-  report for it, "not run".
+  a result whose check cell raised (an assert failed) or whose tests failed is FAIL (red card,
+  listed at the top); one whose check cells all ran but printed a number other than the stored one
+  (nbval: "Cell outputs differ") is CHANGED (amber card, listed at the top): the claim held on the
+  machine of the last run, but the book shows a number that run did not reproduce, a defect of the
+  book (``scripts/check_portability.py`` names the path that changes it); with no report for it,
+  "not run".
 
 Loud failures (exit code 2, one message per problem): a glue key that the chapter does not glue
 (the message lists the keys it does glue, closest first), a missing chapter, a missing label, a
@@ -49,7 +53,9 @@ def _repo_url() -> str:
 
 
 REPO_URL = _repo_url()
-STATUS_CLASS = {"pass": "claim-pass", "FAIL": "claim-fail", "not run": "claim-notrun"}
+STATUS_CLASS = {"pass": "claim-pass", "FAIL": "claim-fail", "CHANGED": "claim-changed", "not run": "claim-notrun"}
+STATUSES = tuple(STATUS_CLASS)
+CHANGED_MESSAGE = "Cell outputs differ"  # nbval's message when a cell ran but printed something else
 
 
 def _ext():
@@ -210,14 +216,19 @@ def provenance(title: str, where: str) -> tuple[str, str]:
 
 # test reports -----------------------------------------------------------------------------------
 def read_junit(path: Path) -> list[dict]:
-    """Test cases of a junit XML file: classname, name, file, outcome (passed/failed/skipped)."""
+    """Test cases of a junit XML file: classname, name, file, outcome (passed/failed/changed/skipped).
+
+    ``changed``: an nbval cell that ran without error but whose output differs from the stored one.
+    """
     if not path.is_file():
         return []
     cases = []
     for tc in ET.parse(path).getroot().iter("testcase"):
         outcome = "passed"
-        if tc.find("failure") is not None or tc.find("error") is not None:
-            outcome = "failed"
+        bad = tc.find("failure") if tc.find("failure") is not None else tc.find("error")
+        if bad is not None:
+            text = (bad.get("message") or "") + "\n" + (bad.text or "")
+            outcome = "changed" if CHANGED_MESSAGE in text and "uncaught exception" not in text else "failed"
         elif tc.find("skipped") is not None:
             outcome = "skipped"
         cases.append(
@@ -249,7 +260,7 @@ def _match_cell(chapter: str, cell: int, case: dict) -> bool:
 def _outcomes(cases: list[dict]) -> str:
     if not cases:
         return "not in the last test report"
-    counts = {o: sum(c["outcome"] == o for c in cases) for o in ("passed", "failed", "skipped")}
+    counts = {o: sum(c["outcome"] == o for c in cases) for o in ("passed", "failed", "changed", "skipped")}
     return ", ".join(f"{n} {o}" for o, n in counts.items() if n)
 
 
@@ -315,6 +326,8 @@ def build_rows(claims: list[dict], reports: Path, root: Path = ROOT) -> list[dic
         glued = [x for x in checks if x["cell"] is not None]
         if "failed" in outcomes:
             status = "FAIL"
+        elif "changed" in outcomes:
+            status = "CHANGED"
         elif "passed" in outcomes and all(x["cases"] for x in glued) and all(x["cases"] for x in tests):
             status = "pass"
         else:
@@ -329,7 +342,9 @@ def build_rows(claims: list[dict], reports: Path, root: Path = ROOT) -> list[dic
                 "test_results": tests,
                 "status": status,
                 "failed": [
-                    f"{t['classname']}::{t['name']}" for t in cell_cases + test_cases if t["outcome"] == "failed"
+                    f"{t['classname']}::{t['name']}"
+                    for t in cell_cases + test_cases
+                    if t["outcome"] in ("failed", "changed")
                 ],
             }
         )
@@ -369,7 +384,7 @@ def render(rows: list[dict], out: Path, root: Path = ROOT) -> str:
         rel = os.path.relpath(Path(root).resolve() / (chapter + ".html"), base)
         return html.escape(f"{Path(rel).as_posix()}#{anchor}")
 
-    counts = {s: sum(r["status"] == s for r in rows) for s in ("pass", "FAIL", "not run")}
+    counts = {s: sum(r["status"] == s for r in rows) for s in STATUSES}
     lines = [
         "# What the code shows",
         "",
@@ -378,18 +393,26 @@ def render(rows: list[dict], out: Path, root: Path = ROOT) -> str:
         "the preface), what is measured, what the statement predicts, the tolerance of the check and",
         "its reason, the value measured when the book was built, and links to the check cell on the",
         "chapter page and to the tests. **Status** is that of the last test run: *pass* means the",
-        "check cells that compute these values and the listed tests ran and passed; *FAIL*, that one",
-        "of them failed; *not run*, that the last report does not include them.",
+        "check cells that compute these values and the listed tests ran and passed and printed the",
+        "stored numbers; *FAIL*, that an assert or a test failed; *CHANGED*, that every assert held but",
+        "a check cell printed a number other than the one this page shows (the number depends on the",
+        "machine: a defect of the book, not of the result); *not run*, that the last report does not",
+        "include them.",
         "",
         f"This page is generated by `scripts/claims_ledger.py` from `docs/claims.yml`, the executed "
         f"chapters and the last test reports. Now: {counts['pass']} pass, {counts['FAIL']} FAIL, "
-        f"{counts['not run']} not run.",
+        f"{counts['CHANGED']} CHANGED, {counts['not run']} not run.",
         "",
     ]
     failing = [r for r in rows if r["status"] == "FAIL"]
     if failing:
         lines += [":::{error} Failing checks", ""]
         lines += [f"- **{r['id']}**: " + ", ".join(f"`{f}`" for f in r["failed"]) for r in failing]
+        lines += [":::", ""]
+    changed = [r for r in rows if r["status"] == "CHANGED"]
+    if changed:
+        lines += [":::{warning} Shown numbers that the last run did not reproduce", ""]
+        lines += [f"- **{r['id']}**: " + ", ".join(f"`{f}`" for f in r["failed"]) for r in changed]
         lines += [":::", ""]
     cards = ['<div class="claims-ledger">']
     for r in rows:
@@ -464,7 +487,7 @@ def main(argv=None) -> int:
     args.out.write_text(render(rows, args.out.resolve(), root=args.root))
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2, default=str) + "\n")
-    summary = {s: sum(r["status"] == s for r in rows) for s in ("pass", "FAIL", "not run")}
+    summary = {s: sum(r["status"] == s for r in rows) for s in STATUSES}
     print(f"claims ledger: {summary} -> {args.out}")
     return 0
 

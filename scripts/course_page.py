@@ -37,10 +37,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import student_edition as se  # noqa: E402
 
 ROOT = se.ROOT
+HIDDEN = ROOT / "classroom" / "hidden"  # the hidden tests and manual points (docs/grading.md)
 SESSIONS = 6
 DIFFICULTIES = ("easy", "medium", "hard")
 GOALS_START = re.compile(r"After this chapter you (can|will be able to)\s*:?\s*$", re.I)
 CHAPTER_REF = re.compile(r"\{numref\}`(ch-\d\d)`")
+
+
+# Measured with scripts/grade.py (docs/grading.md, "How fast"); update both places together.
+GRADING_TIME = (
+    "Grading is sandboxed and parallel (`scripts/grade.py`): 60 students handing in chapter 2 were "
+    "graded in 935 s, two at a time on 2 cores, on a machine shared with other work (load average "
+    "about 11, so an upper bound; docs/grading.md gives the per-chapter times)."
+)
 
 
 class CourseError(ValueError):
@@ -80,7 +89,7 @@ def goals_and_prerequisites(box: list[str], name: str) -> tuple[list[str], str]:
     return goals, prereq
 
 
-def chapter_record(path: Path, book: se.Book) -> dict:
+def chapter_record(path: Path, book: se.Book, hidden_dir: Path | None = HIDDEN) -> dict:
     nb = nbformat.read(path, as_version=4)
     name = path.stem
     meta = nb.metadata.get("ltdl", {}).get("course")
@@ -115,6 +124,17 @@ def chapter_record(path: Path, book: se.Book) -> dict:
         a = se.autograde_info(cell)
         if a:
             tests[a["exercise"]] = tests.get(a["exercise"], 0) + a["points"]
+    manual: dict[str, float] = {}
+    hidden = hidden_dir / f"{path.stem}.yml" if hidden_dir is not None else None
+    if hidden is not None and hidden.is_file():  # the hidden-test file replaces the old test cells
+        import yaml
+
+        tests = {}
+        for label, entry in (yaml.safe_load(hidden.read_text()).get("exercises") or {}).items():
+            if isinstance(entry, dict) and entry.get("tests"):
+                tests[label] = sum(t.get("points", 0) for t in entry["tests"])
+            elif isinstance(entry, dict) and entry.get("manual"):
+                manual[label] = entry["manual"]
     rows = []
     for label, ex in exs.items():
         e = info.get(label)
@@ -136,6 +156,7 @@ def chapter_record(path: Path, book: se.Book) -> dict:
                 "difficulty": e["difficulty"],
                 "kind": "code" if label in solutions else "pen and paper",
                 "points": tests.get(label),
+                "manual": manual.get(label),
             }
         )
     number = book.chapter_number(
@@ -153,7 +174,7 @@ def chapter_record(path: Path, book: se.Book) -> dict:
     }
 
 
-def render(records: list[dict]) -> str:
+def render(records: list[dict], timing: str = GRADING_TIME) -> str:
     out = [
         "(course)=",
         "# Using this book in a course",
@@ -196,19 +217,27 @@ def render(records: list[dict]) -> str:
     out += [
         "## Exercises",
         "",
-        "*Kind*: code (the student edition has a cell to fill) or pen and paper. *Graded*: the "
-        "points of the hidden tests that `scripts/grade.py` runs, where the exercise has some.",
+        "*Kind*: code (the student edition has a cell to fill) or pen and paper. *Points*: what "
+        "the exercise is worth in the grade book; *autograded*: whether `scripts/grade.py` scores it "
+        "with hidden tests (partial credit per test), or the lecturer grades the written answer by hand.",
         "",
-        "| chapter | exercise | kind | time | difficulty | graded |",
-        "|---|---|---|---|---|---|",
+        "| chapter | exercise | kind | time | difficulty | points | autograded |",
+        "|---|---|---|---|---|---|---|",
     ]
     for r in records:
         for e in r["exercises"]:
-            graded = f"{e['points']:g} points" if e["points"] else "no"
+            if e["points"]:
+                points, auto = f"{e['points']:g}", "yes"
+            elif e.get("manual"):
+                points, auto = f"{e['manual']:g}", "no (by hand)"
+            else:
+                points, auto = "–", "no"
             out.append(
                 f"| {{numref}}`{r['label']}` | {{ref}}`{e['label']}` | {e['kind']} | {e['minutes']} min | "
-                f"{e['difficulty']} | {graded} |"
+                f"{e['difficulty']} | {points} | {auto} |"
             )
+    if timing:
+        out += ["", timing]
     return "\n".join(out) + "\n"
 
 

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Make sure Debian's Chromium is at /usr/bin/chromium for the browser checks (tests/browser).
-# Playwright (pip) drives it; no browser is downloaded by Playwright. Exits non-zero when the
-# browser cannot be installed, so that the test step fails instead of skipping.
+# Make sure Debian's Chromium is at /usr/bin/chromium for the browser checks (tests/browser) and the
+# PDF (scripts/build-pdf.sh), and poppler's pdftotext/pdfimages for the PDF check
+# (tests/browser/test_pdf.py). Playwright (pip) drives Chromium; no browser is downloaded by
+# Playwright. Exits non-zero when either cannot be installed, so that the test step fails instead
+# of skipping.
 set -euo pipefail
 CHROMIUM="${LTDL_CHROMIUM:-/usr/bin/chromium}"
-if [ -x "$CHROMIUM" ] && "$CHROMIUM" --version >/dev/null 2>&1; then
+if [ -x "$CHROMIUM" ] && "$CHROMIUM" --version >/dev/null 2>&1 && command -v pdftotext >/dev/null && command -v pdfimages >/dev/null; then
   echo "[browser] $("$CHROMIUM" --version 2>/dev/null)"
   exit 0
 fi
@@ -14,7 +16,7 @@ if [ "$(id -u)" -ne 0 ]; then
   SUDO="sudo"
 fi
 command -v apt-get >/dev/null || { echo "[browser] no apt-get: install Chromium at $CHROMIUM by hand" >&2; exit 1; }
-echo "[browser] installing Debian package chromium (about 30 s)"
+echo "[browser] installing Debian packages chromium and poppler-utils (about 30 s)"
 $SUDO apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core >/dev/null
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core poppler-utils >/dev/null
 "$CHROMIUM" --version

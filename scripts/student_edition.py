@@ -45,7 +45,7 @@ OPTION = re.compile(r"^\s*:[\w-]+:")
 TARGET = re.compile(r"^\s*\(([\w:.-]+)\)=\s*$")
 ROLE = re.compile(r"\{(?P<role>[a-zA-Z][\w:-]*)\}`(?P<text>[^`]*)`")
 EQ_LABEL = re.compile(r"\$\$[ \t]*\((?P<label>[\w:.-]+)\)[ \t]*$", re.M)
-PROVENANCE = re.compile(r"\s*\[(source|authors' code|derived|reconstructed)\]\s*$")
+PROVENANCE = re.compile(r"\s*\[(source|follow-up abstract|authors' code|derived|reconstructed)\]\s*$")
 GLUE_IMPORT = "from myst_nb import glue"
 GLUE_STANDIN = (
     "def glue(name, value, display=True):  # the book's glue() carries numbers into its text\n"

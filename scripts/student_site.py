@@ -8,6 +8,8 @@ Used by ``bash scripts/build-book.sh --student``. The configuration is _config.y
   its text, code and outputs, is removed from the pages;
 * execution off: the pages show the outputs stored in the chapters, which the test command has
   just compared with a fresh run (nbval), instead of executing every chapter a second time;
+* no page sources (``html_copy_source: false``) and no download button: the chapter notebooks
+  hold the solutions, so the site offers none of its sources for download;
 * the title marked "(student edition)".
 Paths in it are absolute because jupyter-book resolves them next to the configuration file.
 """
@@ -30,6 +32,12 @@ def student_config(cfg: dict, root: Path = ROOT) -> dict:
     sphinx = cfg["sphinx"]
     sphinx["local_extensions"]["ltdl_student"] = str((root / "_ext").resolve()) + "/"
     sphinx.setdefault("config", {})["ltdl_student_site"] = True
+    # No page source in the site: the chapter notebooks hold the solutions (and, until the
+    # chapters are migrated, hidden tests). _ext/ltdl_student.py also drops the download button.
+    sphinx["config"]["html_copy_source"] = False
+    sphinx["config"]["html_show_sourcelink"] = False
+    # No "PDF" link: the book's PDF holds the solutions, and the student site ships no PDF.
+    sphinx["config"]["ltdl_pdf_link"] = ""
     cfg["title"] = f"{cfg.get('title', 'The book')} (student edition)"
     return cfg
 

@@ -34,6 +34,7 @@ def junit(path, cases):
     body = "".join(
         f'<testcase classname="{c}" name="{n}" file="{f}">'
         + ("<failure message='x'/>" if o == "failed" else "")
+        + ("<failure message='NbCellError: Cell outputs differ'>- 1.98\n+ 1.97</failure>" if o == "changed" else "")
         + "</testcase>"
         for c, n, f, o in cases
     )
@@ -123,6 +124,21 @@ def test_rows_status_values_provenance_and_anchors(book):
     assert cb["anchor"] == "another-section"  # no label above the heading: docutils' id of its text
     assert lit["measured"] == "7" and lit["cell"] is None and lit["anchor"] == "thm-rb"
     assert b["failed"] == ["chapters.01-a.ipynb::Cell 2"]
+
+
+def test_a_changed_number_is_not_a_failed_assert(book):
+    """nbval's "Cell outputs differ" (the cell ran, every assert held) is CHANGED, not FAIL."""
+    junit(book / "reports" / "nbval.xml", [
+        ("chapters.01-a.ipynb", "Cell 1", "chapters/01-a.ipynb", "changed"),
+        ("chapters.01-a.ipynb", "Cell 2", "chapters/01-a.ipynb", "passed"),
+    ])  # fmt: skip
+    a, b = rows_of(book)
+    assert a["status"] == "CHANGED" and a["failed"] == ["chapters.01-a.ipynb::Cell 1"]
+    assert b["status"] == "pass" or b["status"] == "not run"  # RB has a literal check and no tests
+    page = cl.render([a, b], book / "chapters" / "claims.md", root=book)
+    assert 'class="claim-card claim-changed"' in page
+    assert ":::{warning} Shown numbers that the last run did not reproduce" in page
+    assert ":::{error}" not in page
 
 
 def test_render_cards(book):

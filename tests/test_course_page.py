@@ -91,8 +91,24 @@ def test_page_from_synthetic_chapters(tmp_path):
     assert "| 1 | {numref}`ch-01` | 2 | 35 min |" in page and "| 2 | {numref}`ch-02` | 2 | 35 min |" in page
     assert "- state result 1 and prove it;" in page and "- run experiment 2." in page
     assert "Prerequisites: the first chapter ({numref}`ch-01`)." in page
-    assert "| {numref}`ch-01` | {ref}`ex-1-proof` | pen and paper | 10 min | easy | no |" in page
-    assert "| {numref}`ch-02` | {ref}`ex-2-code` | code | 25 min | medium | 2 points |" in page
+    assert "| {numref}`ch-01` | {ref}`ex-1-proof` | pen and paper | 10 min | easy | – | no |" in page
+    assert "| {numref}`ch-02` | {ref}`ex-2-code` | code | 25 min | medium | 2 | yes |" in page
+    assert "60 students" in page  # the measured grading time (docs/grading.md)
+
+
+def test_points_from_hidden_test_files(tmp_path):
+    """A file of classroom/hidden/ gives the points: tests (autograded) and manual points (by hand)."""
+    p1 = _write(tmp_path, "01-a.ipynb", chapter(1, "calculus", _meta(1, 1)))
+    hidden = tmp_path / "hidden"
+    hidden.mkdir()
+    (hidden / "01-a.yml").write_text(
+        "exercises:\n  ex-1-proof: {manual: 3}\n"
+        "  ex-1-code:\n    reads: x\n    tests:\n"
+        "    - {points: 1, code: 'assert x'}\n    - {points: 4, code: 'assert x'}\n"
+    )
+    page = cp.render([cp.chapter_record(p1, _book(), hidden)])
+    assert "| {numref}`ch-01` | {ref}`ex-1-proof` | pen and paper | 10 min | easy | 3 | no (by hand) |" in page
+    assert "| {numref}`ch-01` | {ref}`ex-1-code` | code | 25 min | medium | 5 | yes |" in page
 
 
 @pytest.mark.parametrize(
@@ -132,7 +148,7 @@ def test_command_writes_the_page(tmp_path):
     p1 = _write(tmp_path, "01-a.ipynb", chapter(1, "calculus", _meta(1, 1)))
     out = tmp_path / "course.md"
     assert cp.main([str(p1), "--out", str(out)]) == 0
-    assert "| {numref}`ch-01` | {ref}`ex-1-code` | code | 25 min | medium | 2 points |" in out.read_text()
+    assert "| {numref}`ch-01` | {ref}`ex-1-code` | code | 25 min | medium | 2 | yes |" in out.read_text()
     bad = _write(tmp_path, "02-b.ipynb", chapter(2, "x", None))
     assert cp.main([str(bad), "--check"]) == 1
 
@@ -153,3 +169,5 @@ def test_real_chapters_validate_and_render():
     assert {r["session"] for r in records} == set(range(1, cp.SESSIONS + 1))  # six sessions, none empty
     for r in records:
         assert f"{{numref}}`{r['label']}`" in page
+        for e in r["exercises"]:  # every exercise has its points, autograded or by hand
+            assert e["points"] or e["manual"], (r["name"], e["label"])

@@ -246,3 +246,18 @@ def test_measures_follow_their_definitions_on_a_run():
     assert m42["radius_T"] == pytest.approx(math.sqrt(r42.state_norms[-1]), rel=1e-13)  # the same mean, rounding only
     with pytest.raises(ValueError, match="E_tol"):
         ex.drift_measures(r42, E_tol=0.0)
+
+
+def test_newton_polish_certifies_a_strict_local_minimum_and_the_summary_shows_bounds():
+    small = {"reduced": (20, 40), "full": (20, 40)}
+    r = ltdl.run_example("ex41", seed=0, counts=small, iters={"reduced": 200, "full": 200}, newton=True)
+    # The polish stops at its gradient goal; a strict local minimum has a positive definite Hessian.
+    assert r.grad_max <= ex.NEWTON_TOL and r.min_eig is not None and r.min_eig > 0
+    assert ex.certificate_line(r).endswith("(Newton): True")
+    plain = ltdl.run_example("ex41", seed=0, counts=small, iters=TINY)
+    assert plain.min_eig is None and plain.grad_max > plain.spec.grad_tol  # 3 iterations: not converged
+    # Never the rounding-level value or an iteration count: only the bound the run meets or misses.
+    assert ex.certificate_line(plain) == "certificate not met: L-BFGS budget spent with max|grad J| > 1e-06"
+    met = dataclasses.replace(r, min_eig=None)
+    assert ex.certificate_line(met) == "certificate: max|grad J| <= 1e-06 (L-BFGS goal met)"
+    assert "then Newton to max|∇J| ≤ 1e-10" in dataclasses.replace(r.spec, newton=True).settings()["optimiser"]

@@ -130,6 +130,8 @@ def test_bad_inputs_name_the_argument():
     prob = sp.l1_problem(RELU, data.x, data.y, T=2.0, dt=1.0)
     with pytest.raises(ValueError, match="l1"):
         sp.l1_solve(prob, -1.0)
+    with pytest.raises((TypeError, ValueError), match="rounds must be an integer >= 1"):
+        sp.l1_solve(prob, 0.1, rounds=0)
     batch = ltdl.Problem(RELU, data.x, data.y, T=torch.tensor([1.0, 2.0]), K=2, lam=0.0, beta=1.0, final_weight=0.0)
     with pytest.raises(ValueError, match="single problem"):
         sp.l1_solve(batch, 0.1)
@@ -143,3 +145,47 @@ def test_cli_lists_the_sparsity_experiment():
     assert "sparsity" in buf.getvalue()
     assert cli.EXPERIMENTS["sparsity"].defaults["T"] == list(sp.FOUR_POINT["T"])
     assert cli.EXPERIMENTS["sparsity"].defaults["lam"] == sp.FOUR_POINT["lam"]
+
+
+def test_bracket_ranks_by_hand_in_one_dimension():
+    # N = 3 points on the line, f = w σ(x) + b: g_w = σ(x), g_b = 1, and [g_b, g_w] = σ'(x).
+    x = torch.tensor([[1.0], [2.0], [3.0]], dtype=torch.float64)
+    relu = sp.bracket_ranks(ltdl.make_field("outer", activation="relu"), x, depth=2)
+    # ReLU on one linear piece: the fields x and 1 span the affine algebra of the line (2-dim).
+    assert [lv["rank"] for lv in relu] == [2, 2, 2] and all(lv["sigma_min"] == 0.0 for lv in relu)
+    tanh = sp.bracket_ranks(ltdl.make_field("outer", activation="tanh"), x, depth=1)
+    assert [lv["rank"] for lv in tanh] == [2, 3] and [lv["columns"] for lv in tanh] == [2, 3]
+    # The level-1 column is σ'(x) = 1 - tanh² x (up to sign): the smallest singular value by hand.
+    t = torch.tanh(x[:, 0])
+    by_hand = torch.linalg.svdvals(torch.stack([t, torch.ones(3, dtype=torch.float64), 1 - t**2], dim=1))[-1]
+    assert abs(tanh[1]["sigma_min"] - float(by_hand)) <= 1e-12  # the same 3x3 SVD up to rounding
+
+
+def test_bracket_ranks_at_the_four_point_turnpike():
+    x_bar = ltdl.four_point_rotation().x @ ltdl.rotation(45.0).T
+    ranks = {
+        act: [lv["rank"] for lv in sp.bracket_ranks(ltdl.make_field("outer", activation=act), x_bar)]
+        for act in ("relu", "tanh")
+    }
+    # 6 control directions for 8 coordinates; ReLU spans R^8 with first brackets, tanh needs second.
+    assert ranks == {"relu": [6, 8, 8], "tanh": [6, 6, 8]}
+    with pytest.raises(ValueError, match="linear in the control"):
+        sp.bracket_ranks(ltdl.make_field("inner", activation="tanh"), x_bar)
+    with pytest.raises(ValueError, match="depth must be"):
+        sp.bracket_ranks(RELU, x_bar, depth=3)
+
+
+def test_split_residual_separates_control_directions_from_missing_ones():
+    x_bar = ltdl.four_point_rotation().x @ ltdl.rotation(45.0).T
+    zero = {"w": torch.zeros(2, 2, dtype=torch.float64), "b": torch.zeros(2, dtype=torch.float64)}
+    along = RELU(x_bar, {**zero, "b": torch.tensor([0.3, -0.1], dtype=torch.float64)})  # B u: in range
+    missing = torch.tensor([[1.0, 0.0], [-1.0, 0.0], [1.0, 0.0], [-1.0, 0.0]], dtype=torch.float64)
+    # B u moves point i by c + M relu(x̄_i), and relu(x̄_1) - relu(x̄_2) + relu(x̄_3) - relu(x̄_4) = 0,
+    # so every move d in range(B) has d_1 - d_2 + d_3 - d_4 = 0: (v, -v, v, -v) is orthogonal to it.
+    in_r, miss = sp.split_residual(RELU, x_bar, torch.stack([x_bar + along, x_bar + 0.2 * missing]))
+    assert in_r[0] == pytest.approx(float(along.norm()), rel=1e-12) and miss[0] <= 1e-12
+    assert in_r[1] <= 1e-12 and miss[1] == pytest.approx(0.2 * float(missing.norm()), rel=1e-12)
+    with pytest.raises(ValueError, match="traj must have 3 dimensions"):
+        sp.split_residual(RELU, x_bar, x_bar)
+    with pytest.raises(ValueError, match=r"traj must have shape \(K\+1, 4, 2\)"):
+        sp.split_residual(RELU, x_bar, torch.zeros(3, 2, 2, dtype=torch.float64))

@@ -108,3 +108,79 @@ def test_student_site_has_no_solution(browser, rel):
             assert line not in text, f"{rel}: solution code in the student page: {line!r}"
     finally:
         page.close()
+
+
+def _secrets() -> list[str]:
+    """Text that must not reach a student: solution code and prose, hidden tests (new and old form)."""
+    import re
+
+    import yaml
+
+    out = {ln for v in CHAPTERS.values() for ln in v["code"]}
+    for path in sorted((ROOT / "chapters").glob("[0-9][0-9]-*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        for c in nb.cells:
+            tags = c.metadata.get("tags", [])
+            if c.cell_type == "code" and "autograde" in tags:
+                out |= {
+                    ln.strip()
+                    for ln in c.source.splitlines()
+                    if len(ln.strip()) > 20 and not ln.strip().startswith("#")
+                }
+            if c.cell_type == "markdown":
+                for block in re.findall(r"```\{solution\}[^\n]*\n(.*?)\n```", c.source, re.S):
+                    out |= {
+                        ln.strip()
+                        for ln in block.splitlines()
+                        if len(ln.strip()) > 40 and not ln.strip().startswith(":")
+                    }
+    for path in sorted((ROOT / "classroom" / "hidden").glob("*.yml")):
+        for entry in (yaml.safe_load(path.read_text()).get("exercises") or {}).values():
+            for t in entry.get("tests", []) if isinstance(entry, dict) else []:
+                out |= {
+                    ln.strip()
+                    for ln in t["code"].splitlines()
+                    if len(ln.strip()) > 20 and not ln.strip().startswith("#")
+                }
+    return sorted(out)
+
+
+def test_student_site_offers_nothing_hidden_for_download():
+    """Every link of every page of the student site (href and src, any file type) is fetched from
+    the built site and searched for solution and hidden-test text; no page source is offered."""
+    import html
+    from html.parser import HTMLParser
+    from urllib.parse import unquote, urldefrag, urlparse
+
+    class Links(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.links = []
+
+        def handle_starttag(self, tag, attrs):
+            self.links += [v for k, v in attrs if k in ("href", "src") and v]
+
+    pages = sorted(STUDENT.rglob("*.html"))
+    assert pages, f"{STUDENT} has no pages: build the student site first"
+    fetched: dict[Path, str] = {}
+    for page in pages:
+        parser = Links()
+        parser.feed(page.read_text(errors="replace"))
+        for link in parser.links:
+            url = urlparse(urldefrag(link)[0])
+            if url.scheme or url.netloc or not url.path:
+                continue  # off-site links are checked by the full site's tests (the build is offline)
+            target = (page.parent / unquote(url.path)).resolve()
+            if target.is_dir():
+                target = target / "index.html"
+            if target.is_file() and target not in fetched:
+                raw = target.read_bytes().decode("utf-8", errors="replace")
+                fetched[target] = raw + "\n" + html.unescape(raw)  # text as written and as shown
+    offered = sorted(str(p.relative_to(STUDENT)) for p in fetched if "_sources" in p.parts or p.suffix == ".ipynb")
+    assert not offered, f"the student site offers page sources for download: {offered[:5]}"
+    assert not (STUDENT / "_sources").exists(), "the student site copies the page sources"
+    secrets = _secrets()
+    assert len(secrets) > 20  # the search has something to find
+    for path, text in fetched.items():
+        leaked = [s for s in secrets if s in text]
+        assert not leaked, f"{path.relative_to(STUDENT)}: solution or hidden-test text: {leaked[:3]}"

@@ -21,8 +21,9 @@ TeX (a control word ``\\word``, ``$``, ``^{``, ``_{``, ``\\(`` ...), no MyST res
 TeX-looking text) shows typeset math and no raw TeX; the message names the box. The tab title
 (<title>) and the h1 (outside typeset math) are free of TeX.
 
-``test_display_math_fits``: at 1280 px no display equation is wider than its column (MathJax
-shows it cut off, behind a sideways scroll).
+``test_display_math_fits``: at 1280 px and at 390 px (a phone) no display equation is wider than its
+column (MathJax would show it cut off, behind a sideways scroll; MathJax 4 breaks long equations
+over lines).
 
 ``test_figures_legible`` (desktop, 1280 px): for every figure image, the displayed size of the
 smallest font of the book style is
@@ -43,10 +44,15 @@ wide as it is tall, so a row of n panels has w/h of about 1.3 n: one or two pane
 of three or four (w/h 3.5-4 for the book's 7 x 2 in strips) fails and must become a 2x2 grid or
 separate figures, which the phone then shows at a usable scale.
 
-``test_widgets``: no ipywidgets control is on any page (it needs a kernel, which the static page
-does not have: it can be dragged but changes nothing, which misleads the reader). Every visible
-slider that works without a kernel (input[type=range], e.g. the offline animation player) is
-moved to several positions and the displayed image must change.
+``test_widgets``: the only ipywidgets on a page are explorers (``ltdl.explore``: a box of class
+``ltdl-explorer`` whose sliders are linked in the page to its stored frames; test_explorers.py
+moves them). Any other widget needs a kernel, which the static page does not have: it can be
+dragged but changes nothing, which misleads the reader. Every visible slider outside the widgets
+(input[type=range]) is moved to several positions and the displayed image must change.
+
+``test_accessibility``: axe-core (tests/browser/axe, run inside the page, nothing fetched) checks
+the WCAG 2 A and AA rules on every page at 1280 px: no violation of impact "serious" or
+"critical".
 
 ``test_ledger_links``: every link of the claims ledger lands on an existing anchor (the file
 exists and holds an element with that id), and links into the repository name files that exist.
@@ -76,6 +82,8 @@ HTML = Path(os.environ.get("LTDL_HTML_DIR", ROOT / "_build" / "html")).resolve()
 STYLE_FILE = ROOT / "ltdl" / "ltdl.mplstyle"
 LOCAL_SCHEMES = ("file:", "data:", "blob:", "about:")
 SKIP_DIRS = {"_static", "_sources", "_images", "_downloads"}
+AXE = Path(__file__).resolve().parent / "axe" / "axe.min.js"  # npm axe-core, see axe/README.md
+AXE_FAIL = ("serious", "critical")
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
 MIN_FONT_PX = 10.0
@@ -233,13 +241,29 @@ COLLECT = r"""() => {
             math_nodes: b.querySelectorAll('span.math, div.math').length,
             mjx: b.querySelectorAll('mjx-container').length, text: textOf(b)};
   });
-  // display math wider than its box: MathJax lets it scroll sideways, the reader sees it cut off
-  const wide = Array.from(document.querySelectorAll('mjx-container[display="true"]'))
-      .filter(c => c.getBoundingClientRect().width > 0 && c.scrollWidth > c.clientWidth + 2)
-      .map(c => ({at: where(c), need: c.scrollWidth, have: c.clientWidth}));
+  const wide = (WIDE_JS)();
   const h1 = document.querySelector('article h1, main h1, h1');
   return {texts, untypeset, nodes: nodes.length, containers: document.querySelectorAll('mjx-container').length,
           prf, wide, title: document.title, h1: h1 ? textOf(h1) : null};
+}"""
+
+# display math wider than its box: MathJax lets it scroll sideways, the reader sees it cut off
+WIDE = r"""() => {
+  const where = (el) => {
+    const s = el.closest('div.proof[id]') || el.closest('section[id]:not(#proof-content)') || el.closest('[id]');
+    return s ? '#' + s.id : '(page)';
+  };
+  return Array.from(document.querySelectorAll('mjx-container[display="true"]'))
+      .filter(c => c.getBoundingClientRect().width > 0 && c.scrollWidth > c.clientWidth + 2)
+      .map(c => ({at: where(c), need: c.scrollWidth, have: c.clientWidth}));
+}"""
+COLLECT = COLLECT.replace("WIDE_JS", WIDE)
+
+AXE_RUN = r"""async () => {
+  const r = await axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa']},
+                                     resultTypes: ['violations'], preload: false});
+  return r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help, n: v.nodes.length,
+                                 where: v.nodes.slice(0, 3).map(n => n.target.join(' '))}));
 }"""
 
 FIGURES = r"""() => {
@@ -262,11 +286,13 @@ WIDGETS = r"""() => {
       + '.widget-vslider, .widget-dropdown, .widget-toggle-buttons, .widget-play'))
       .filter(e => e.getBoundingClientRect().height > 0)
       .filter(e => !e.parentElement.closest('.jupyter-widgets'))
+      .filter(e => !e.classList.contains('ltdl-explorer'))
       .map(e => ((e.closest('section[id]') || {}).id || '') + ': '
                 + (e.innerText || '').replace(/\s+/g, ' ').trim().slice(0, 60));
   const ranges = Array.from(document.querySelectorAll('input[type=range]'))
       .filter(e => e.getBoundingClientRect().width > 0 && !e.closest('.jupyter-widgets'));
-  return {views, controls, n_ranges: ranges.length};
+  const explorers = document.querySelectorAll('.ltdl-explorer').length;
+  return {views, controls, explorers, n_ranges: ranges.length};
 }"""
 
 # Move slider k through several positions; return the displayed image(s) next to it at each one.
@@ -394,8 +420,11 @@ def visit(browser, rel: str, device: str = "desktop") -> dict:
             out["ledger_fit"] = page.evaluate(OVERFLOW, ".claims-ledger")
             out["links"] = page.evaluate(LINKS) if rel == LEDGER else []
             page.screenshot(path=str(shots / _shot_name(rel)), full_page=True)
+            page.add_script_tag(path=str(AXE))
+            out["axe"] = page.evaluate(AXE_RUN)
             out["moves"] = [page.evaluate(MOVE, k) for k in range(out["widgets"]["n_ranges"])]
         else:
+            out["wide"] = page.evaluate(WIDE)
             out["ledger_fit"] = page.evaluate(OVERFLOW, ".claims-ledger")
             if rel in PHONE_SHOTS:
                 page.screenshot(path=str(shots / _shot_name(rel, "-phone")), full_page=True)
@@ -466,12 +495,14 @@ def test_rendered_text(browser, rel):
     assert not problems, f"{rel}:\n  " + "\n  ".join(problems)
 
 
+@pytest.mark.parametrize("device", ["desktop", "phone"])
 @pytest.mark.parametrize("rel", CONTENT_PAGES)
-def test_display_math_fits(browser, rel):
-    v = visit(browser, rel)
+def test_display_math_fits(browser, rel, device):
+    v = visit(browser, rel, device)
+    width = (DESKTOP if device == "desktop" else PHONE)["width"]
     problems = [
         f"display math at {w['at']} is {w['need']} px wide in a {w['have']} px column at "
-        f"{DESKTOP['width']} px: the reader sees it cut off (it scrolls sideways); break it over lines "
+        f"{width} px: the reader sees it cut off (it scrolls sideways); break it over lines "
         f"(aligned/split) or shorten it"
         for w in v["wide"]
     ]
@@ -555,11 +586,11 @@ def test_widgets(browser, rel):
     v = visit(browser, rel)
     w = v["widgets"]
     problems = []
-    if w["views"] or w["controls"]:
+    if w["controls"] or w["views"] > w["explorers"]:
         problems.append(
-            f"{w['views']} ipywidgets view(s) on the page ({'; '.join(w['controls'][:3])}): "
-            "without a kernel they can be moved but change nothing; show a static figure (and say "
-            "how to explore live in Jupyter) or an offline player (ltdl.plots.animation_html)"
+            f"{w['views']} ipywidgets view(s) on the page, {w['explorers']} of them explorers "
+            f"({'; '.join(w['controls'][:3])}): without a kernel a widget can be moved but changes nothing; "
+            "use an explorer (ltdl.explore), whose sliders show frames stored in the page"
         )
     for m in v["moves"]:
         if not m["has_image"]:
@@ -567,6 +598,16 @@ def test_widgets(browser, rel):
         elif m["distinct"] < 2:
             problems.append(f"moving slider {m['id']} from {m['min']} to {m['max']} leaves the image unchanged")
     assert not problems, f"{rel}:\n  " + "\n  ".join(problems)
+
+
+@pytest.mark.parametrize("rel", CONTENT_PAGES)
+def test_accessibility(browser, rel):
+    v = visit(browser, rel)
+    bad = [a for a in v["axe"] if a["impact"] in AXE_FAIL]
+    SUMMARY.setdefault(rel, {})["axe"] = [{k: a[k] for k in ("id", "impact", "n")} for a in v["axe"]]
+    assert not bad, f"{rel}: axe-core WCAG 2 A/AA violations:\n  " + "\n  ".join(
+        f"{a['impact']} {a['id']} ({a['n']} elements, e.g. {a['where']}): {a['help']}" for a in bad
+    )
 
 
 def _anchor_exists(path: Path, frag: str) -> bool:
