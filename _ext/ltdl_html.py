@@ -299,6 +299,19 @@ def _finish(app, exc) -> None:
         raise ExtensionError("provenance tags in theorem titles: " + " | ".join(refused))
 
 
+SCROLLABLE_TABLES_JS = """
+document.addEventListener("DOMContentLoaded", () => {
+  for (const box of document.querySelectorAll(".pst-scrollable-table-container")) {
+    if (!box.hasAttribute("tabindex")) {
+      box.setAttribute("tabindex", "0");
+      box.setAttribute("role", "region");
+      box.setAttribute("aria-label", "table (scrolls sideways)");
+    }
+  }
+});
+"""
+
+
 def setup(app):
     app.connect("html-page-context", _dedupe, priority=900)
     app.connect("html-page-context", _plain_titles, priority=901)
@@ -308,6 +321,9 @@ def setup(app):
     app.set_html_assets_policy("always")
     app.add_transform(ProvenanceBadges)
     app.add_css_file(CSS)
+    # A wide table scrolls inside its own box; a keyboard user must be able to focus that box to
+    # scroll it (axe-core "scrollable-region-focusable"): make each such box a named, focusable region.
+    app.add_js_file(None, body=SCROLLABLE_TABLES_JS)
     app.connect("env-purge-doc", _purge)
     app.connect("env-merge-info", _merge)
     app.connect("build-finished", _finish)

@@ -148,7 +148,8 @@ def attention_field(
         Tensor of shape ``(*batch, n, d)``: ``P_{x_i}`` of the attention output of token ``i``.
 
     Raises:
-        ValueError / TypeError: naming ``x``, ``beta``, ``kind``, ``V`` or ``mass``.
+        ValueError: naming ``x``, ``beta``, ``kind``, ``V`` or ``mass`` when one has a wrong value.
+        TypeError: naming the argument when one has a wrong type.
     """
     x = _tokens("x", x)
     b = _beta(beta)

@@ -92,7 +92,7 @@ class ExampleSpec:
             can stop early on a tiny change of J far from a stationary point.
         init_scale: controls start i.i.d. N(0, init_scale²) (seeded).
         newton: after L-BFGS, damped Newton with the exact Hessian (:func:`ltdl.train_newton`)
-            until max|∂J/∂u| ≤ :data:`NEWTON_TOL`: a certified stationary point whose smallest
+            until max|∂J/∂u| ≤ ``NEWTON_TOL`` (1e-10): a certified stationary point whose smallest
             Hessian eigenvalue is returned (``ExampleRun.min_eig``). Off by default.
         authors: the authors' settings as far as their code shows them.
         notes: each of our differences with its reason.

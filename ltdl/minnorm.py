@@ -274,12 +274,13 @@ class SecondOrder:
         jacobian_min_sv: smallest singular value of Dc (constraints × controls): > 0 is full
             rank (linear independence of the constraint gradients), which makes the multiplier
             unique.
+        n_controls: the size of the flat control vector.
+        n_constraints: the size of c.
 
-    Both are taken in the inner product of L²(0, 1) on the controls, ⟨a, b⟩ = (1/K) Σ_k a_k·b_k
-    (the one of ‖v‖²), so they do not scale with K: for the bias-only field and one point they are
-    2 and 1 for every K (the Hessian of ‖v‖² is 2·identity, c = ∫v − δ). In the Euclidean metric of
-    the flat control vector they are 1/K and 1/√K times these.
-        n_controls, n_constraints: the sizes of the flat control vector and of c.
+    Both numbers are taken in the inner product of L²(0, 1) on the controls,
+    ⟨a, b⟩ = (1/K) Σ_k a_k·b_k (the one of ‖v‖²), so they do not scale with K: for the bias-only
+    field and one point they are 2 and 1 for every K (the Hessian of ‖v‖² is 2·identity,
+    c = ∫v − δ). In the Euclidean metric of the flat control vector they are 1/K and 1/√K times these.
     """
 
     reduced_min_eig: float

@@ -88,7 +88,10 @@ def sandbox_command(scratch: Path, limits: dict, unsafe: bool) -> list[str]:
     """The command that runs scripts/grade_run.py on a job read from stdin, with the limits."""
     mem = int(limits["memory_limit"] * 2**30)
     cpu = int(limits["cpu_limit"])
-    prlimit = [shutil.which("prlimit") or "prlimit", f"--as={mem}", f"--cpu={cpu}", f"--fsize={2**30}", "--"]
+    # CPU time: SIGXCPU at the soft limit (reported as "timeout"), SIGKILL 5 s later only if that
+    # signal is ignored. With soft = hard, Linux may send SIGKILL first, which reads as a crash.
+    cpu_soft_hard = f"--cpu={cpu}:{cpu + 5}"
+    prlimit = [shutil.which("prlimit") or "prlimit", f"--as={mem}", cpu_soft_hard, f"--fsize={2**30}", "--"]
     if unsafe:
         return [*prlimit, sys.executable, "-I", str(RUNNER)]
     bw = [sandbox_tool(), "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL"]
