@@ -47,8 +47,8 @@ CHAPTER_REF = re.compile(r"\{numref\}`(ch-\d\d)`")
 # Measured with scripts/grade.py (docs/grading.md, "How fast"); update both places together.
 GRADING_TIME = (
     "Grading is sandboxed and parallel (`scripts/grade.py`): 60 students handing in chapter 2 were "
-    "graded in 935 s, two at a time on 2 cores, on a machine shared with other work (load average "
-    "about 11, so an upper bound; docs/grading.md gives the per-chapter times)."
+    "graded in 935 s, two at a time on 2 cores, on a machine heavily shared with other work "
+    "(so an upper bound; docs/grading.md gives the per-chapter times)."
 )
 
 
