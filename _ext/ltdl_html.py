@@ -312,6 +312,16 @@ document.addEventListener("DOMContentLoaded", () => {
 """
 
 
+def _focusable_tables(app, pagename, templatename, context, doctree) -> None:
+    """The same in the HTML itself, so that it holds before any script runs."""
+    if "body" in context:
+        context["body"] = context["body"].replace(
+            '<div class="pst-scrollable-table-container">',
+            '<div class="pst-scrollable-table-container" tabindex="0" role="region" '
+            'aria-label="table (scrolls sideways)">',
+        )
+
+
 def setup(app):
     app.connect("html-page-context", _dedupe, priority=900)
     app.connect("html-page-context", _plain_titles, priority=901)
@@ -324,6 +334,7 @@ def setup(app):
     # A wide table scrolls inside its own box; a keyboard user must be able to focus that box to
     # scroll it (axe-core "scrollable-region-focusable"): make each such box a named, focusable region.
     app.add_js_file(None, body=SCROLLABLE_TABLES_JS)
+    app.connect("html-page-context", _focusable_tables, priority=903)
     app.connect("env-purge-doc", _purge)
     app.connect("env-merge-info", _merge)
     app.connect("build-finished", _finish)
