@@ -312,14 +312,20 @@ document.addEventListener("DOMContentLoaded", () => {
 """
 
 
-def _focusable_tables(app, pagename, templatename, context, doctree) -> None:
-    """The same in the HTML itself, so that it holds before any script runs."""
-    if "body" in context:
-        context["body"] = context["body"].replace(
-            '<div class="pst-scrollable-table-container">',
-            '<div class="pst-scrollable-table-container" tabindex="0" role="region" '
-            'aria-label="table (scrolls sideways)">',
-        )
+def _focusable_tables_in_files(app, exception) -> None:
+    """The theme adds the table wrappers after the page context: rewrite the written pages."""
+    if exception is not None or app.builder.format != "html":
+        return
+    from pathlib import Path as _P
+
+    old = '<div class="pst-scrollable-table-container">'
+    new = (
+        '<div class="pst-scrollable-table-container" tabindex="0" role="region" aria-label="table (scrolls sideways)">'
+    )
+    for page in _P(app.outdir).rglob("*.html"):
+        text = page.read_text(encoding="utf-8")
+        if old in text:
+            page.write_text(text.replace(old, new), encoding="utf-8")
 
 
 def setup(app):
@@ -334,7 +340,7 @@ def setup(app):
     # A wide table scrolls inside its own box; a keyboard user must be able to focus that box to
     # scroll it (axe-core "scrollable-region-focusable"): make each such box a named, focusable region.
     app.add_js_file(None, body=SCROLLABLE_TABLES_JS)
-    app.connect("html-page-context", _focusable_tables, priority=903)
+    app.connect("build-finished", _focusable_tables_in_files)
     app.connect("env-purge-doc", _purge)
     app.connect("env-merge-info", _merge)
     app.connect("build-finished", _finish)
