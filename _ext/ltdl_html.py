@@ -299,17 +299,6 @@ def _finish(app, exc) -> None:
         raise ExtensionError("provenance tags in theorem titles: " + " | ".join(refused))
 
 
-SCROLLABLE_TABLES_JS = """
-document.addEventListener("DOMContentLoaded", () => {
-  for (const box of document.querySelectorAll(".pst-scrollable-table-container")) {
-    if (!box.hasAttribute("tabindex")) {
-      box.setAttribute("tabindex", "0");
-      box.setAttribute("role", "region");
-      box.setAttribute("aria-label", "table (scrolls sideways)");
-    }
-  }
-});
-"""
 
 
 def _focusable_tables_in_files(app, exception) -> None:
@@ -338,8 +327,8 @@ def setup(app):
     app.add_transform(ProvenanceBadges)
     app.add_css_file(CSS)
     # A wide table scrolls inside its own box; a keyboard user must be able to focus that box to
-    # scroll it (axe-core "scrollable-region-focusable"): make each such box a named, focusable region.
-    app.add_js_file(None, body=SCROLLABLE_TABLES_JS)
+    # scroll it (axe-core "scrollable-region-focusable"): each such box becomes a named, focusable
+    # region in the written pages (_focusable_tables_in_files).
     app.connect("build-finished", _focusable_tables_in_files)
     app.connect("env-purge-doc", _purge)
     app.connect("env-merge-info", _merge)
