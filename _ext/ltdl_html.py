@@ -299,8 +299,6 @@ def _finish(app, exc) -> None:
         raise ExtensionError("provenance tags in theorem titles: " + " | ".join(refused))
 
 
-
-
 def _focusable_tables_in_files(app, exception) -> None:
     """The theme adds the table wrappers after the page context: rewrite the written pages."""
     if exception is not None or app.builder.format != "html":
