@@ -11,7 +11,8 @@ from the modules:
   their :class:`Certificate`), :mod:`~ltdl.sweeps`, :mod:`~ltdl.minnorm`;
 * measuring: :mod:`~ltdl.diagnostics`, :mod:`~ltdl.oracles`, :mod:`~ltdl.turnpike`,
   :mod:`~ltdl.turnpike_runs` (the solve → measure → depth protocol of the turnpike chapters);
-* the book's examples and extensions: :mod:`~ltdl.examples`, :mod:`~ltdl.spacetime`,
+* the book's examples and extensions: :mod:`~ltdl.examples` (with :mod:`~ltdl.example_runs` and
+  :mod:`~ltdl.example_plots`), :mod:`~ltdl.spacetime`,
   :mod:`~ltdl.provenance`, :mod:`~ltdl.notebook` (``setup_chapter``, the one-line chapter setup);
 * after the paper: :mod:`~ltdl.attention` and :mod:`~ltdl.metastability` (self-attention dynamics
   on the sphere: tokens as particles, their clusters, exact two-cluster oracles).
@@ -45,7 +46,8 @@ from .diagnostics import (
     sig,
     time_to_reach,
 )
-from .examples import EXAMPLES, ExampleRun, ExampleSpec, decision_function, get_example, run_example, states_at
+from .example_runs import ExampleRun, decision_function, run_example, states_at
+from .examples import EXAMPLES, ExampleSpec, get_example
 from .fields import Bias, Bottleneck, Controls, Field, FrozenField, Inner, Outer, make_field
 from .flows import flow, fused_gradients, odeint_flow
 from .metastability import ClusterHistory, cluster_history, two_cluster_angle, two_cluster_merge_time, two_token_angle

@@ -16,6 +16,12 @@ The frames of both behaviours come from the same call, so they are the same byte
 chapter uses, with the chapter's settings): :func:`scaling_identity` (chapter 2),
 :func:`training_error` (3), :func:`tracking_turnpike` (5), :func:`integral_turnpike` (6),
 :func:`example_flow` (9), :func:`stopping_layer` (10).
+
+Why one module: the chapter explorers are thin: each is the :class:`Explorer` mechanism fed with
+one chapter's library call and figure, and the promise above (a live frame and a stored frame
+are the same bytes) holds because they all go through the same ``Explorer.frame``. The chapters
+call them as ``ltdl.explore.NAME``; moving the explorers into another module would change those
+names in six chapters for no gain in what a reader has to hold in mind at once.
 """
 
 from __future__ import annotations
@@ -614,9 +620,10 @@ def example_flow(run, *, frames: int = 11, precompute=True):
     """Chapter 9: the training points of a trained example (``ltdl.run_example``) at times t ∈ [0, T].
 
     The frames draw ``run``'s own Euler trajectory at ``frames`` equally spaced times
-    (``ltdl.examples.states_at``; targets as black crosses), with fixed axes so that the motion shows.
+    (``ltdl.example_runs.states_at``; targets as black crosses), with fixed axes so that the motion shows.
     """
-    from .examples import ExampleRun, _class_colors, _targets, states_at
+    from .example_plots import _class_colors, _targets
+    from .example_runs import ExampleRun, states_at
 
     _checks.instance("run", run, ExampleRun, "an ExampleRun from ltdl.run_example")
     _checks.integer("frames", frames, minimum=2)

@@ -151,7 +151,7 @@ def run_point(point: GridPoint, root: str) -> dict:
     """
     import torch
 
-    from . import cli
+    from . import runner
 
     folder = Path(root) / "points" / point.id
     folder.mkdir(parents=True, exist_ok=True)
@@ -161,7 +161,7 @@ def run_point(point: GridPoint, root: str) -> dict:
     log = io.StringIO()
     try:
         with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
-            code = cli.main(point.argv(folder))
+            code = runner.main(point.argv(folder))
         error = None if code == 0 else _usage_error(code, log.getvalue())
     except SystemExit as exc:  # argparse rejected a setting: its message is in the log
         error = _usage_error(exc.code, log.getvalue())
@@ -364,7 +364,7 @@ def _plot(root: Path, rows: list[dict], axes: list[str]) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# The `ltdl sweep` command (registered by ltdl.cli)
+# The `ltdl sweep` command (registered by ltdl.cli; its points run through ltdl.runner, never ltdl.cli)
 
 
 def add_parser(subparsers) -> None:

@@ -65,33 +65,3 @@ def control_norm_plot(ax, t, norms, *, label: str | None = None):
     ax.set_xlabel("$t$ (layers × Δt)")
     ax.set_ylabel(r"$\|u(t)\|$")
     return ax
-
-
-_ANIMATION_ICONS = {  # matplotlib's player uses Font Awesome from a CDN; plain symbols need nothing
-    "fa fa-play fa-flip-horizontal": "&#9664;",
-    "fa fa-play": "&#9654;",
-    "fa fa-pause": "&#10074;&#10074;",
-    "fa fa-fast-backward": "&#9198;",
-    "fa fa-fast-forward": "&#9197;",
-    "fa fa-step-backward": "&#9664;&#10072;",
-    "fa fa-step-forward": "&#10072;&#9654;",
-    "fa fa-minus": "&minus;",
-    "fa fa-plus": "+",
-}
-
-
-def animation_html(anim, *, default_mode: str = "loop") -> str:
-    """A matplotlib animation as self-contained HTML/JS that loads nothing from another host.
-
-    ``FuncAnimation.to_jshtml`` links a Font Awesome stylesheet from a CDN for its buttons; the
-    book must render offline, so the link is dropped and the icons become plain symbols.
-    """
-    import re
-
-    html = anim.to_jshtml(default_mode=default_mode)
-    html = re.sub(r"<link[^>]*font-awesome[^>]*>", "", html)
-    for cls, symbol in _ANIMATION_ICONS.items():
-        html = html.replace(f'<i class="{cls}"></i>', symbol)
-    if re.search(r"(src|href)=\"https?://", html):
-        raise ValueError("anim produced HTML that still loads a remote resource")
-    return html

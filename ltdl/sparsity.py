@@ -20,6 +20,12 @@ i.e. a :class:`ltdl.Problem` with ``beta=1, final_weight=0, lam=0`` (the smooth 
   brackets at the turnpike, and the part of a residual x(t) − x̄ that the control directions miss.
 * :func:`stopping_table`: the table of stopping layers per (T, Δt), shared by the chapter and
   ``ltdl run sparsity``.
+
+Why one module: it is the protocol of one chapter (10), told in the order of the chapter: the
+ℓ¹ problem, its solver, what is read off a solution, pruning, the oracle that tests it, and the
+table that ``ltdl run sparsity`` and the chapter share. Each part is a few dozen lines and the
+later ones call the earlier ones; at about 550 lines it is only just over the house limit, and a
+split would scatter one chapter's protocol over modules that no other chapter uses.
 """
 
 from __future__ import annotations

@@ -15,12 +15,16 @@ def test_shown_outputs_compare_what_nbval_compares():
                                              new_output("stream", name="stdout", text="b\n")]),
         new_code_cell("fig", outputs=[new_output("display_data", data={"image/png": "AAA", "text/plain": "<Figure>"})]),
         new_code_cell("t", outputs=[new_output("stream", name="stdout", text="3.2 s\n")]),
+        new_code_cell("w", outputs=[new_output("display_data", data={
+            "application/vnd.jupyter.widget-view+json": {"model_id": "4711", "version_major": 2},
+            "text/plain": "VBox(...)"})]),
     ]  # fmt: skip
     cells[2].metadata["tags"] = ["nbval-ignore-output"]
     shown = cp.shown_outputs(new_notebook(cells=cells))
     assert shown[0] == "[stdout] a 0xADDRESS\nb\n"  # streams merged, sanitised like nbval
     assert shown[1] == "[text/plain] <Figure>"  # images are not compared (nbval neither)
     assert 2 not in shown  # an ignored cell is skipped
+    assert shown[3] == "[text/plain] VBox(...)"  # a widget's random model id is not compared (nbval neither)
 
 
 def test_first_difference_names_the_lines():

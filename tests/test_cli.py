@@ -202,10 +202,10 @@ def test_examples_registry_is_exposed_when_present(tmp_path, capsys, monkeypatch
     import matplotlib
 
     matplotlib.use("Agg")
-    from ltdl import examples
+    from ltdl import example_runs, examples
 
     calls, runs = {}, []
-    real = examples.run_example
+    real = example_runs.run_example
 
     def run_example(name, size="small", seed=0, progress=False):
         calls.update(name=name, size=size, seed=seed, progress=progress)
@@ -213,7 +213,7 @@ def test_examples_registry_is_exposed_when_present(tmp_path, capsys, monkeypatch
         return runs[-1]
 
     monkeypatch.setitem(examples.EXAMPLES, "fake-example", examples.EXAMPLES["ex43"])
-    monkeypatch.setattr(examples, "run_example", run_example)
+    monkeypatch.setattr(example_runs, "run_example", run_example)
     code, out, _ = run(["list"], capsys)
     assert code == 0 and "fake-example" in out and examples.EXAMPLES["ex43"].title in out
     code, _, err = run(
@@ -225,7 +225,7 @@ def test_examples_registry_is_exposed_when_present(tmp_path, capsys, monkeypatch
     # the record is the run's own (tensors as lists), then the chapter's measures and figures
     assert list(rec) == [*runs[0].to_dict(), "measures", "figures"]
     assert rec["test_accuracy"] == runs[0].test_accuracy and rec["trajectory"] == runs[0].trajectory.tolist()
-    assert rec["measures"] == examples.measures(runs[0])
+    assert rec["measures"] == example_runs.measures(runs[0])
     assert rec["figures"] == ["fake-example_snapshots.png", "fake-example_plot_types.png"]
     assert all((tmp_path / f).is_file() for f in rec["figures"])
     code, _, err = run(["run", "fake-example", "--T", "3", "--out", str(tmp_path)], capsys)
@@ -363,13 +363,25 @@ def test_interrupted_run_leaves_a_marked_manifest_and_no_results(sig, tmp_path):
             pytest.fail(f"the run never reported 'running' (exit {proc.poll()}): {proc.communicate()[1][-2000:]}")
         assert not (out / "results.json").exists()  # the old result is gone as soon as the run starts
         time.sleep(0.5)  # inside the experiment
-        proc.send_signal(getattr(signal, sig))
-        stdout, stderr = proc.communicate(timeout=60)
+        # A signal that lands while the interpreter runs a callback it must not interrupt (an import
+        # lock's cleanup) is reported as "Exception ignored" and lost, as a user's Ctrl-C can be:
+        # like that user, press again every few seconds until the run ends (cleanup takes ms).
+        stderr = ""
+        for _ in range(12):
+            proc.send_signal(getattr(signal, sig))
+            try:
+                stdout, stderr = proc.communicate(timeout=5)
+                break
+            except subprocess.TimeoutExpired:
+                continue
     finally:
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 130, stderr
-    assert "interrupted" in stderr and "Traceback" not in stderr, stderr
+    assert "ltdl: interrupted" in stderr, stderr
+    # No traceback of ours; the only one allowed is Python's report of a lost first signal.
+    before, ours = stderr.split("ltdl: interrupted", 1)
+    assert "Traceback" not in ours and before.count("Traceback") <= before.count("Exception ignored"), stderr
     man = json.loads((out / "manifest.json").read_text())
     assert man["status"] == "interrupted" and man["ended"] and man["files"] == []
     assert sorted(p.name for p in out.iterdir()) == ["manifest.json"]  # no results, no partial files

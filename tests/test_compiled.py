@@ -199,11 +199,11 @@ def test_fused_path_follows_the_data_device(device):
 
 
 # --------------------------------------------------------------------------- the command line
-_REAL_RUN_EXAMPLE = ltdl.run_example  # the library's, whatever a test swaps in ltdl.examples
+_REAL_RUN_EXAMPLE = ltdl.run_example  # the library's, whatever a test swaps in ltdl.example_runs
 
 
 def _fake_examples(monkeypatch, calls, updates=0):
-    from ltdl import examples
+    from ltdl import example_runs, examples
 
     real = _REAL_RUN_EXAMPLE
 
@@ -218,7 +218,7 @@ def _fake_examples(monkeypatch, calls, updates=0):
         return real("ex43", seed=0, iters={"reduced": 1, "full": 1})  # a real, tiny run
 
     monkeypatch.setitem(examples.EXAMPLES, "fake-example", examples.EXAMPLES["ex43"])
-    monkeypatch.setattr(examples, "run_example", run_example)
+    monkeypatch.setattr(example_runs, "run_example", run_example)
 
 
 def test_cli_compile_flag_selects_the_compiled_path(tmp_path, monkeypatch, capsys):
@@ -266,7 +266,7 @@ def test_cli_progress_to_a_log_is_rate_limited(tmp_path, monkeypatch, capsys):
         bar.close()
         return tiny
 
-    monkeypatch.setattr(ltdl.examples, "run_example", run_example)
+    monkeypatch.setattr(ltdl.example_runs, "run_example", run_example)
     assert cli.main(["run", "fake-example", "--out", str(tmp_path / "o")]) == 0  # captured stderr: not a tty
     err = capsys.readouterr().err.replace("\r", "\n")
     lines = [ln for ln in err.splitlines() if "fake" in ln]

@@ -1,4 +1,5 @@
-"""The registry of the authors' examples (ltdl/examples.py): settings, targets, runner, errors."""
+"""The authors' examples: the registry (ltdl/examples.py: settings, targets), the runner and measures
+(ltdl/example_runs.py), the drawings (ltdl/example_plots.py), errors."""
 
 import dataclasses
 import json
@@ -8,6 +9,8 @@ import pytest
 import torch
 
 import ltdl
+from ltdl import example_plots as exp
+from ltdl import example_runs as exr
 from ltdl import examples as ex
 
 torch.set_default_dtype(torch.float64)
@@ -188,17 +191,14 @@ def test_restarts_stop_at_the_certificate_or_the_budget():
 
 
 def test_drawing_helpers_respect_the_book_layout_and_the_player_changes_the_image():
-    import re
 
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from ltdl import plots
-
     r = ltdl.run_example("ex41", seed=0, iters=TINY)
-    for fig in (ex.draw_snapshots(r), ex.draw_plot_types(r)):
+    for fig in (exp.draw_snapshots(r), exp.draw_plot_types(r)):
         w, _ = fig.get_size_inches()
         assert w <= 7.0
         axes = fig.get_axes()
@@ -208,18 +208,13 @@ def test_drawing_helpers_respect_the_book_layout_and_the_player_changes_the_imag
         # every column has an x-label and every row a y-label (2×2 grids)
         assert all(a.get_xlabel() for a in axes[2:]) and all(axes[i].get_ylabel() for i in (0, 2))
         plt.close(fig)
-    lines = ex.summary_lines(r)
+    lines = exp.summary_lines(r)
     assert len(lines) == 4 and "certificate" in lines[1]
-    with pytest.raises(ValueError, match="frames"):
-        ex.animate(r, frames=13)
-    html = plots.animation_html(ex.animate(r, frames=5))
-    frames = re.findall(r"data:image/png;base64,([^\"]+)\"", html)
-    assert len(frames) == 5 and len(set(frames)) == 5  # every slider position shows another image
 
 
 def test_measures_follow_their_definitions_on_a_run():
     r = ltdl.run_example("ex41", seed=0, iters=TINY)
-    m = ex.measures(r)
+    m = exr.measures(r)
     assert m["rho"] == r.late_fraction and m["dist_T"] == r.target_distance[-1] and m["late"] == r.late_motion
     spec = r.spec
     r_star = math.atanh(0.99) / math.hypot(*ex.AUTHORS_A)
@@ -232,20 +227,20 @@ def test_measures_follow_their_definitions_on_a_run():
     else:  # three iterations need not bring the points home
         assert float(dmax[-1]) > r_star and "E_reach" not in m
     with pytest.raises(ValueError, match="run"):
-        ex.turnpike_measures(ltdl.run_example("exA1", seed=0, iters=TINY))
+        exr.turnpike_measures(ltdl.run_example("exA1", seed=0, iters=TINY))
     r43 = ltdl.run_example("ex43", seed=0, iters=TINY)
-    m43 = ex.measures(r43)
+    m43 = exr.measures(r43)
     d = torch.tensor([1.0, 1.0]) / math.sqrt(2)
     proj = r43.trajectory[-1] @ d
     assert m43["margin"] == float(proj[r43.train_classes == 0].min() - proj[r43.train_classes == 1].max())
     assert m43["acc_0"] == r43.accuracy_curve[0]
     assert m43["radius_T"] == pytest.approx(math.sqrt(r43.state_norms[-1]), rel=1e-13)  # two sums of the same squares
     r42 = ltdl.run_example("ex42", seed=0, iters=TINY)
-    m42 = ex.drift_measures(r42, E_tol=1e6)
+    m42 = exr.drift_measures(r42, E_tol=1e6)
     assert m42["t_small"] == 0.0  # every layer is below a huge tolerance
     assert m42["radius_T"] == pytest.approx(math.sqrt(r42.state_norms[-1]), rel=1e-13)  # the same mean, rounding only
     with pytest.raises(ValueError, match="E_tol"):
-        ex.drift_measures(r42, E_tol=0.0)
+        exr.drift_measures(r42, E_tol=0.0)
 
 
 def test_newton_polish_certifies_a_strict_local_minimum_and_the_summary_shows_bounds():
@@ -253,11 +248,11 @@ def test_newton_polish_certifies_a_strict_local_minimum_and_the_summary_shows_bo
     r = ltdl.run_example("ex41", seed=0, counts=small, iters={"reduced": 200, "full": 200}, newton=True)
     # The polish stops at its gradient goal; a strict local minimum has a positive definite Hessian.
     assert r.grad_max <= ex.NEWTON_TOL and r.min_eig is not None and r.min_eig > 0
-    assert ex.certificate_line(r).endswith("(Newton): True")
+    assert exp.certificate_line(r).endswith("(Newton): True")
     plain = ltdl.run_example("ex41", seed=0, counts=small, iters=TINY)
     assert plain.min_eig is None and plain.grad_max > plain.spec.grad_tol  # 3 iterations: not converged
     # Never the rounding-level value or an iteration count: only the bound the run meets or misses.
-    assert ex.certificate_line(plain) == "certificate not met: L-BFGS budget spent with max|grad J| > 1e-06"
+    assert exp.certificate_line(plain) == "certificate not met: L-BFGS budget spent with max|grad J| > 1e-06"
     met = dataclasses.replace(r, min_eig=None)
-    assert ex.certificate_line(met) == "certificate: max|grad J| <= 1e-06 (L-BFGS goal met)"
+    assert exp.certificate_line(met) == "certificate: max|grad J| <= 1e-06 (L-BFGS goal met)"
     assert "then Newton to max|∇J| ≤ 1e-10" in dataclasses.replace(r.spec, newton=True).settings()["optimiser"]
