@@ -775,6 +775,27 @@ def timing_section(logs: Path = TEST_LOGS) -> list[str]:
     return L
 
 
+def rewrite_test_command_section(path: str | None) -> int:
+    """Replace the section "## The test command" of the page at ``path`` by :func:`timing_section`.
+
+    The test command takes minutes and the benchmark other minutes: after a run of the test
+    command, its section can be brought up to date without measuring the training paths again.
+    """
+    if not path or not Path(path).is_file():
+        print(f"[bench] --test-command-only needs --write PATH of an existing page, got {path!r}", file=sys.stderr)
+        return 2
+    text = Path(path).read_text()
+    head, sep, rest = text.partition("## The test command\n")
+    if not sep:
+        print(f"[bench] {path} has no section '## The test command'", file=sys.stderr)
+        return 2
+    nxt = rest.find("\n## ")
+    tail = rest[nxt + 1 :] if nxt >= 0 else ""
+    Path(path).write_text(head + "\n".join(timing_section()) + ("\n" + tail if tail else ""))
+    print(f"[bench] rewrote the test-command section of {path}")
+    return 0
+
+
 def _busy(info, load_before, load_after) -> bool:
     """Busy when a 1- or 5-minute load average, before or after, exceeds the number of cores (the
     15-minute average mostly remembers what ran before the benchmark)."""
@@ -799,7 +820,15 @@ def main(argv=None) -> int:
     ap.add_argument("--device", default="cpu", help="cpu (default) or cuda: the comparison table on that device")
     ap.add_argument("--no-examples", action="store_true", help="skip the full-size example runs (about 2 minutes)")
     ap.add_argument("--sweep-only", action="store_true", help=argparse.SUPPRESS)  # the 2-thread sweep
+    ap.add_argument(
+        "--test-command-only",
+        action="store_true",
+        help="with --write: rewrite only the page's section on the test command, from the logs of the last "
+        "`bash scripts/test.sh` (no benchmark is run; the other sections keep their measurements)",
+    )
     args = ap.parse_args(argv)
+    if args.test_command_only:
+        return rewrite_test_command_section(args.write)
     torch.set_num_threads(args.threads)
     if args.sweep_only:  # one JSON line: the sweep rows at this thread count (inductor specialises on it)
         S_values = (1, 16) if args.quick else (1, 4, 16)
