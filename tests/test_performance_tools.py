@@ -305,9 +305,9 @@ def test_mutant_runs_import_the_copy_not_the_installed_package(tmp_path):
     dest = mutation._copy(tmp_path / "copy")
     marker = "# mutation-test marker\n"
     (dest / "ltdl" / "costs.py").write_text((dest / "ltdl" / "costs.py").read_text() + marker)
-    code, out, _ = mutation._run(dest, "costs.py", marker, ["--co", "-q", "tests/test_plots.py"])
+    code, out, _ = mutation._run(dest, "costs.py", marker, ["--co", "-q", "tests/test_house.py"])
     assert code == 0, out  # ltdl came from the copy and carries the edit
-    code, out, _ = mutation._run(dest, "costs.py", "text that is nowhere", ["--co", "-q", "tests/test_plots.py"])
+    code, out, _ = mutation._run(dest, "costs.py", "text that is nowhere", ["--co", "-q", "tests/test_house.py"])
     assert code == 98 and "does not contain the mutation" in out
 
 
