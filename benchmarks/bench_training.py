@@ -732,6 +732,7 @@ def _tail(L, info, date, load_before, load_after, seconds, busy) -> str:
 
 TEST_LOGS = HERE.parent / "_build" / "reports" / "logs"  # written by the last `bash scripts/test.sh`
 TEST_TARGET_S = 300  # the project's target for the test command on 2 cores, after set-up
+TEST_BEFORE = HERE / "test-command-before"  # logs of the run before the last schedule change (committed)
 
 
 def _cpu_seconds(times_txt: str) -> float | None:
@@ -746,32 +747,67 @@ def _cpu_seconds(times_txt: str) -> float | None:
     return total
 
 
-def timing_section(logs: Path = TEST_LOGS) -> list[str]:
-    """The Performance page's section on the test command, from the logs of its last run."""
+def _run_table(logs: Path) -> tuple[list[str], int, float | None, str]:
+    """One run of the test command from its logs: the step table, wall s, CPU s (or None), and its label.
+
+    The CPU time is the machine's (``machine_cpu.seconds``: every process, Chromium's included),
+    else that of the steps' own processes (bash's ``times``), which misses Chromium.
+    """
+    rows = [line.split("\t") for line in (logs / "steps.tsv").read_text().strip().splitlines()[1:]]
+    wall = int((logs / "total.seconds").read_text())
+    machine = logs / "machine_cpu.seconds"
+    if machine.is_file():
+        cpu, label = float(machine.read_text()), "CPU time of the machine during the run"
+    elif (logs / "times.txt").is_file():
+        cpu = _cpu_seconds((logs / "times.txt").read_text())
+        label = "CPU time of the steps' processes (Chromium not counted)"
+    else:
+        cpu, label = None, ""
+    with_cpu = all(len(r) >= 5 for r in rows)
+    head = "| step | wall s | ended at s |" + (" CPU s |" if with_cpu else "") + " status |"
+    table = [head, "|---|---:|---:|" + ("---:|" if with_cpu else "") + "---|"]
+    for r in rows:
+        name, sec, end, rc = r[:4]
+        cpu_cell = f" {r[4]} |" if with_cpu else ""
+        table.append(f"| {name} | {sec} | {end} |{cpu_cell} {'ok' if rc == '0' else 'FAILED'} |")
+    return table, wall, cpu, label
+
+
+def timing_section(logs: Path = TEST_LOGS, before: Path = TEST_BEFORE) -> list[str]:
+    """The Performance page's section on the test command, from the logs of its last run.
+
+    When ``before`` holds the logs of an earlier run (committed: the schedule before the last change
+    to scripts/test.sh), its table follows for comparison.
+    """
     L = ["## The test command\n"]
-    steps, total = logs / "steps.tsv", logs / "total.seconds"
-    if not (steps.is_file() and total.is_file()):
+    if not ((logs / "steps.tsv").is_file() and (logs / "total.seconds").is_file()):
         L.append("Not measured: no logs of a run of `bash scripts/test.sh` (`_build/reports/logs/`).\n")
         return L
-    rows = [line.split("\t") for line in steps.read_text().strip().splitlines()[1:]]
-    wall = int(total.read_text())
-    when = datetime.datetime.fromtimestamp(total.stat().st_mtime, datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    cpu = _cpu_seconds((logs / "times.txt").read_text()) if (logs / "times.txt").is_file() else None
+    table, wall, cpu, label = _run_table(logs)
+    when = datetime.datetime.fromtimestamp((logs / "total.seconds").stat().st_mtime, datetime.timezone.utc).strftime(
+        "%Y-%m-%d %H:%M UTC"
+    )
     L.append(
         f"The last `bash scripts/test.sh` on this machine ({when}, after the environment set-up) took "
         f"**{wall} s**; target: at most {TEST_TARGET_S} s on 2 cores, "
         f"{'met' if wall <= TEST_TARGET_S else '**not met**'}. Steps that need no result of each other run "
-        "at the same time, so a step's wall time includes waiting for a core.\n"
+        "at the same time, so a step's wall time includes waiting for a core; a step's CPU time counts its "
+        "own processes (Chromium's are not among them).\n"
     )
-    L.append("| step | wall s | ended at s | status |\n|---|---:|---:|---|")
-    L += [f"| {name} | {sec} | {end} | {'ok' if rc == '0' else 'FAILED'} |" for name, sec, end, rc in rows]
-    L.append("")
+    L += table + [""]
     if cpu is not None:
         L.append(
-            f"CPU time of all steps together: {cpu:.0f} s, so {cpu / 2:.0f} s is the least any schedule "
+            f"{label}: {cpu:.0f} s, so {cpu / 2:.0f} s is the least any schedule "
             f"of this work can take on 2 cores; the {TEST_TARGET_S} s target then needs less work, "
             "not only better packing.\n"
         )
+    if (before / "steps.tsv").is_file() and (before / "total.seconds").is_file():
+        table, wall, cpu, label = _run_table(before)
+        note = (before / "README.md").read_text().strip() if (before / "README.md").is_file() else ""
+        L.append(f"**Before** ({note}): **{wall} s**.\n" if note else f"**Before**: **{wall} s**.\n")
+        L += table + [""]
+        if cpu is not None:
+            L.append(f"{label}: {cpu:.0f} s.\n")
     return L
 
 

@@ -484,7 +484,11 @@ def main(argv=None) -> int:
         print(f"claims_ledger: {exc}", file=sys.stderr)
         return 2
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(render(rows, args.out.resolve(), root=args.root))
+    # Written whole, then renamed: the test command builds the book and the student site at the same
+    # time, each build regenerates this page first, and a build must never read it half written.
+    tmp = args.out.with_name(f".{args.out.name}.{os.getpid()}")
+    tmp.write_text(render(rows, args.out.resolve(), root=args.root))
+    os.replace(tmp, args.out)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2, default=str) + "\n")
     summary = {s: sum(r["status"] == s for r in rows) for s in STATUSES}

@@ -27,6 +27,7 @@ with a message naming it. ``--check`` only validates.
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 from pathlib import Path
@@ -255,7 +256,10 @@ def main(argv=None) -> int:
         print(f"course_page: {exc}", file=sys.stderr)
         return 1
     if not args.check:
-        args.out.write_text(render(records))
+        # whole, then renamed: the book and the student site are built at the same time (claims_ledger.py)
+        tmp = args.out.with_name(f".{args.out.name}.{os.getpid()}")
+        tmp.write_text(render(records))
+        os.replace(tmp, args.out)
         print(
             f"course page: {len(records)} chapters, {sum(len(r['exercises']) for r in records)} exercises -> {args.out}"
         )

@@ -13,14 +13,23 @@
 # student kernel runs the same code as nbval and executes one chapter only.
 # `bash scripts/build-book.sh` alone still executes every chapter.
 #
-# Steps run at the same time where neither needs the other's result: the unit tests, nbval (two
-# halves of the chapters) and the mutation test first; the full build when those three are done (it
-# needs their reports and the Quality page); then the browser checks of the full site alongside the
-# student site's build and checks. Lint (1) and the student edition and assignments (7) need
-# nothing and nothing needs them: they run at a lower priority from the start, on the cores the
-# others leave idle. Each step's output goes to _build/reports/logs/ and is printed whole, in step
-# order, with the step's own time; one line tells when each step ends.
+# Steps run at the same time where neither needs the other's result, in three phases:
+#   1. the unit tests, nbval (two halves of the chapters) and the mutation test: these keep both
+#      cores busy (measured CPU time: about twice the phase's wall time);
+#   2. the full build, which needs their reports and the Quality page, and beside it the student
+#      site's build and checks: a Sphinx build uses one core. Lint (1) and the student edition and
+#      assignments (7) need nothing and nothing needs them: they start here too, at a lower priority,
+#      on the core the builds leave idle (in phase 1 there is none);
+#   3. once the full site is built, its browser checks, in two halves (Chromium on one page keeps
+#      about one core busy, two halves keep both).
+# Each step's output goes to _build/reports/logs/ and is printed whole, in step order, with the
+# step's own time and CPU time; one line tells when each step ends.
 source "$(dirname "$0")/_env.sh"
+# One thread per process: the steps below already keep both cores busy, so a second OpenMP thread
+# only waits for a core, spinning. Measured with the two cores busy (2026-12-06): tests/test_examples.py
+# took 34 s wall and 32 s CPU with two threads, 13 s and 15 s with one. The chapters set one thread
+# themselves (ltdl.notebook.setup_chapter); no stored number depends on it.
+export OMP_NUM_THREADS=1
 export LOGS=_build/reports/logs
 rm -rf _build/reports && mkdir -p "$LOGS"
 status=0
@@ -55,10 +64,12 @@ nbval1() { nbval_half 1; }
 mutation() { python scripts/mutation_test.py --page "$LOGS/quality.md"; }
 build() { bash scripts/build-book.sh --stored && bash scripts/build-pdf.sh; } # the site, then the whole book as one PDF
 install_browser() { bash scripts/install_browser.sh; } # once: two apt-get runs would collide
-browser_full() {
-  python -m pytest tests/browser -q -p no:cacheprovider --ignore=tests/browser/test_classroom.py \
-    --junitxml=_build/reports/browser.xml
+browser_half() { # the browser checks of the full site, pages split in two (tests/browser/conftest.py)
+  LTDL_BROWSER_SHARD="$1/2" python -m pytest tests/browser -q -p no:cacheprovider \
+    --ignore=tests/browser/test_classroom.py --junitxml="_build/reports/browser-$1.xml"
 }
+browser0() { browser_half 0; }
+browser1() { browser_half 1; }
 student_site() {
   local s=0
   bash scripts/build-book.sh --student || s=1 # the student site: no solution at all
@@ -86,14 +97,16 @@ title[nbval1]="3/7 nbval, second half"
 title[mutation]="4/7 mutation test: every curated mutant of ltdl/ must be killed (writes chapters/quality.md)"
 title[build]="5/7 strict book build from the checked notebooks (-W -n; regenerates the claims ledger), then the PDF"
 title[install_browser]="6/7 Chromium for the browser checks (scripts/install_browser.sh)"
-title[browser_full]="6/7 the built HTML in headless Chromium, network blocked"
+title[browser0]="6/7 the built HTML in headless Chromium, network blocked, first half of the pages"
+title[browser1]="6/7 the built HTML in headless Chromium, second half of the pages"
 title[student_site]="5/7 and 6/7 the student site (-W -n; no solution at all) and the solutions in Chromium"
 title[classroom]="7/7 student edition, assignments, launch wiring"
 title[budget]="7/7 time budget (each chapter's run time as stored with it; step 3's times under load for information)"
-ORDER=(lint unit nbval0 nbval1 mutation build install_browser browser_full student_site classroom budget)
+ORDER=(lint unit nbval0 nbval1 mutation build install_browser browser0 browser1 student_site classroom budget)
 short=([lint]="1/7 lint" [unit]="2/7 unit tests" [nbval0]="3/7 nbval, first half"
   [nbval1]="3/7 nbval, second half" [mutation]="4/7 mutation test" [build]="5/7 book build"
-  [install_browser]="6/7 Chromium" [browser_full]="6/7 browser checks" [student_site]="5-6/7 student site"
+  [install_browser]="6/7 Chromium" [browser0]="6/7 browser checks, first half"
+  [browser1]="6/7 browser checks, second half" [student_site]="5-6/7 student site"
   [classroom]="7/7 student edition" [budget]="7/7 time budget")
 
 # start NAME [nice]: run the function NAME in the background; output, time and exit status in $LOGS/NAME.*
@@ -105,6 +118,11 @@ start() {
     nice -n "$prio" bash -c "$(declare -f); $name"
     rc=$?
     echo "$(($(date +%s) - t0))" >"$LOGS/$name.seconds"
+    # CPU seconds (user + system) of everything the step ran: bash's `times`, second line (children)
+    # (into a file first: `times` in a pipeline would report the pipeline's subshell)
+    times >"$LOGS/$name.times"
+    awk 'NR == 2 { split($1, u, /[ms]/); split($2, s, /[ms]/); printf "%.0f\n", 60 * (u[1] + s[1]) + u[2] + s[2] }' \
+      "$LOGS/$name.times" >"$LOGS/$name.cpu"
     date +%s >"$LOGS/$name.end"
     echo "$rc" >"$LOGS/$name.rc"
     exit "$rc"
@@ -125,14 +143,14 @@ finish() {
 
 bash scripts/install_sandbox.sh || status=1 # bubblewrap for the graded planted class (tests/test_grading.py); apt-get: before the Chromium install
 echo "steps 2, 3 and 4 run at the same time, 1 and 7 beside them at a lower priority (logs: $LOGS/)"
+cpu_busy() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 }' /proc/stat; } # the machine's, in clock ticks
+busy0=$(cpu_busy)
 start unit
 start nbval0
 start nbval1
 start mutation
-start lint 10
-start classroom 10
 start install_browser
-finish unit nbval0 nbval1 mutation
+finish unit nbval0 nbval1 mutation install_browser
 # One nbval report for the claims ledger and the time budget (a half that wrote none failed above).
 python - _build/reports/nbval.xml _build/reports/nbval-0.xml _build/reports/nbval-1.xml <<'EOF' || status=1
 import sys
@@ -148,15 +166,18 @@ ET.ElementTree(merged).write(out, encoding="utf-8", xml_declaration=True)
 EOF
 if [ -f "$LOGS/quality.md" ]; then mv "$LOGS/quality.md" chapters/quality.md; fi
 start build
-finish build install_browser
-start browser_full
 start student_site
+start lint 10
+start classroom 10
 start budget
-finish budget browser_full student_site lint classroom
+finish build
+start browser0
+start browser1
+finish budget browser0 browser1 student_site lint classroom
 
 for name in "${ORDER[@]}"; do
   echo
-  echo "== ${title[$name]} ($(cat "$LOGS/$name.seconds") s)"
+  echo "== ${title[$name]} ($(cat "$LOGS/$name.seconds") s, CPU $(cat "$LOGS/$name.cpu") s)"
   cat "$LOGS/$name.log"
   [ "$(cat "$LOGS/$name.rc")" -eq 0 ] || echo "-- FAILED (exit status $(cat "$LOGS/$name.rc"))"
 done
@@ -165,14 +186,17 @@ done
 # wall time and when it ended; the total; the CPU time of every step (bash's `times`: this shell,
 # then all the processes it waited for).
 {
-  printf 'step\tseconds\tended_at\trc\n'
+  printf 'step\tseconds\tended_at\trc\tcpu_seconds\n'
   for name in "${ORDER[@]}"; do
-    printf '%s\t%s\t%s\t%s\n' "${short[$name]}" "$(cat "$LOGS/$name.seconds")" \
-      "$(($(cat "$LOGS/$name.end") - started))" "$(cat "$LOGS/$name.rc")"
+    printf '%s\t%s\t%s\t%s\t%s\n' "${short[$name]}" "$(cat "$LOGS/$name.seconds")" \
+      "$(($(cat "$LOGS/$name.end") - started))" "$(cat "$LOGS/$name.rc")" "$(cat "$LOGS/$name.cpu")"
   done
 } >"$LOGS/steps.tsv"
 echo "$(($(date +%s) - started))" >"$LOGS/total.seconds"
 times >"$LOGS/times.txt"
+# CPU seconds of the whole machine during the run: includes what `times` cannot see (Chromium's
+# processes are not children that the steps wait for)
+echo "$((($(cpu_busy) - busy0) / $(getconf CLK_TCK)))" >"$LOGS/machine_cpu.seconds"
 echo
 echo "test command took $(($(date +%s) - started)) s"
 if [ "$status" -eq 0 ]; then echo "ALL TESTS PASSED"; else echo "SOME TESTS FAILED (see above)"; fi

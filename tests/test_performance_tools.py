@@ -317,13 +317,25 @@ def test_timing_section_reads_the_last_test_run(tmp_path):
     assert bench._cpu_seconds("0m0.100s 0m0.020s\n9m50.500s 0m48.250s\n") == 590.5 + 48.25
     logs = tmp_path / "logs"
     logs.mkdir()
-    assert any("Not measured" in line for line in bench.timing_section(logs))
+    none = tmp_path / "no-earlier-run"
+    assert any("Not measured" in line for line in bench.timing_section(logs, none))
     (logs / "steps.tsv").write_text(
         "step\tseconds\tended_at\trc\n2/7 unit tests\t250\t254\t0\n6/7 browser\t120\t409\t1\n"
     )
     (logs / "total.seconds").write_text("409\n")
     (logs / "times.txt").write_text("0m0.1s 0m0.0s\n10m0.0s 1m0.0s\n")
-    text = "\n".join(bench.timing_section(logs))
-    assert "**409 s**" in text and "**not met**" in text
+    text = "\n".join(bench.timing_section(logs, none))
+    assert "**409 s**" in text and "**not met**" in text and "Before" not in text
     assert "| 6/7 browser | 120 | 409 | FAILED |" in text and "| 2/7 unit tests | 250 | 254 | ok |" in text
-    assert "CPU time of all steps together: 660 s, so 330 s" in text
+    assert "CPU time of the steps' processes (Chromium not counted): 660 s, so 330 s" in text
+    # a run with per-step CPU and the machine's CPU, after an earlier run (the "before" table)
+    new = tmp_path / "new"
+    new.mkdir()
+    (new / "steps.tsv").write_text("step\tseconds\tended_at\trc\tcpu_seconds\n2/7 unit tests\t200\t210\t0\t180\n")
+    (new / "total.seconds").write_text("290\n")
+    (new / "machine_cpu.seconds").write_text("570\n")
+    (logs / "README.md").write_text("the old schedule")
+    text = "\n".join(bench.timing_section(new, logs))
+    assert "**290 s**" in text and ", met." in text and "| 2/7 unit tests | 200 | 210 | 180 | ok |" in text
+    assert "CPU time of the machine during the run: 570 s, so 285 s" in text
+    assert "**Before** (the old schedule): **409 s**." in text and text.index("570 s") < text.index("409 s**.")

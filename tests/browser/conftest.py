@@ -1,7 +1,13 @@
 """The browser checks need a built book: they run as their own step after the build
 (`pytest tests/browser`), and are left out of a plain `pytest tests` run unless
 LTDL_BROWSER_TESTS=1 is set. Inside that step nothing is skipped: a missing book or a missing
-browser fails."""
+browser fails.
+
+LTDL_BROWSER_SHARD=i/n keeps the i-th of n shares of the tests (i = 0 … n-1) and deselects the
+rest, so that n processes check the book together (the test command runs two: Chromium on one page
+keeps about one core busy). The tests of one page (its ``rel`` parameter) stay together, because
+test_html.py opens each page once for all of them; a module's tests without a page stay together
+too (test_pdf.py reads the PDF once). These groups are dealt out in turn, in collection order."""
 
 from __future__ import annotations
 
@@ -50,3 +56,31 @@ def pytest_ignore_collect(collection_path, config):
             return None
         return True
     return None
+
+
+def shard() -> tuple[int, int] | None:
+    """(i, n) from LTDL_BROWSER_SHARD=i/n, None when unset; anything else is an error."""
+    raw = os.environ.get("LTDL_BROWSER_SHARD", "")
+    if not raw:
+        return None
+    i, sep, n = raw.partition("/")
+    if not (sep and i.isdigit() and n.isdigit() and 0 <= int(i) < int(n)):
+        raise pytest.UsageError(f"LTDL_BROWSER_SHARD must be i/n with 0 <= i < n, got {raw!r}")
+    return int(i), int(n)
+
+
+def pytest_collection_modifyitems(config, items):
+    which = shard()
+    if which is None:
+        return
+    i, n = which
+    groups: dict[tuple, int] = {}
+    keep, drop = [], []
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        key = (item.path.name, params["rel"]) if "rel" in params else (item.path.name,)
+        k = groups.setdefault(key, len(groups))
+        (keep if k % n == i else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep

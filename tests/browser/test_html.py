@@ -3,7 +3,8 @@ reader sees is the page that was checked.
 
 Run after the book build:  `python -m pytest tests/browser -p no:cacheprovider`
 (the HTML folder is $LTDL_HTML_DIR, default _build/html; screenshots go to <html>/../screenshots
-and a summary with the counts and measurements to <html>/../reports/browser.json).
+and a summary with the counts and measurements to <html>/../reports/browser.json, one per share
+when LTDL_BROWSER_SHARD splits the checks: browser-<i>of<n>.json).
 
 Each page is opened once at 1280x900 (desktop) and once at 390x844 (phone); the tests below read
 what those two visits measured.
@@ -366,7 +367,9 @@ def _write_summary() -> None:
     keys = ("images", "math_nodes", "mjx_containers", "widget_views", "sliders", "blocked_requests")
     totals = {k: sum(s.get(k, 0) for s in SUMMARY.values()) for k in keys}
     totals["pages"] = len(SUMMARY)
-    (reports / "browser.json").write_text(json.dumps({"totals": totals, "pages": SUMMARY}, indent=2) + "\n")
+    share = os.environ.get("LTDL_BROWSER_SHARD", "")  # one summary per share (conftest.py checks the form)
+    name = f"browser-{share.replace('/', 'of')}.json" if share else "browser.json"
+    (reports / name).write_text(json.dumps({"totals": totals, "pages": SUMMARY}, indent=2) + "\n")
     print(f"\n[browser] {totals}")
 
 
