@@ -339,3 +339,29 @@ def test_timing_section_reads_the_last_test_run(tmp_path):
     assert "**290 s**" in text and ", met." in text and "| 2/7 unit tests | 200 | 210 | 180 | ok |" in text
     assert "CPU time of the machine during the run: 570 s, so 285 s" in text
     assert "**Before** (the old schedule): **409 s**." in text and text.index("570 s") < text.index("409 s**.")
+
+
+def test_verdicts_through_the_fork_server(monkeypatch, capsys, tmp_path):
+    """A mutant the selected tests cannot see survives, a killed one is reported with its test, and
+    the page says so: the whole path of the test command (server, children, verdicts)."""
+    anchor = "    value = lam * dt * norms.sum(-1)\n"
+    blind = mutation.Mutant(
+        "comment-only", "costs.py", anchor, anchor + "    # a comment\n", ("tests/test_costs.py::test_losses",), "-"
+    )
+    caught = mutation.Mutant(
+        "penalty-without-dt",
+        "costs.py",
+        anchor,
+        "    value = lam * norms.sum(-1)\n",
+        ("tests/test_costs.py::test_penalties_are_quadrature_consistent",),
+        "-",
+    )
+    monkeypatch.setattr(mutation, "MUTANTS", (blind, caught))
+    page = tmp_path / "quality.md"
+    assert mutation.main(["--page", str(page)]) == 1
+    out = capsys.readouterr().out
+    assert "MUTATION TEST FAILED: comment-only (SURVIVED)" in out and "1 of 2 mutants killed" in out
+    text = page.read_text()
+    assert "| comment-only |" in text and "**SURVIVED**" in text
+    assert "`test_costs.py::test_penalties_are_quadrature_consistent`" in text
+    assert mutation.verdict(blind, 2, "", 1.0)["status"] == "ERROR (exit 2)"  # an import or collection error
