@@ -10,13 +10,6 @@ if [ -x "$CHROMIUM" ] && "$CHROMIUM" --version >/dev/null 2>&1 && command -v pdf
   echo "[browser] $("$CHROMIUM" --version 2>/dev/null)"
   exit 0
 fi
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then
-  command -v sudo >/dev/null || { echo "[browser] need root or sudo to install chromium" >&2; exit 1; }
-  SUDO="sudo"
-fi
-command -v apt-get >/dev/null || { echo "[browser] no apt-get: install Chromium at $CHROMIUM by hand" >&2; exit 1; }
-echo "[browser] installing Debian packages chromium and poppler-utils (about 30 s)"
-$SUDO apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends chromium fonts-dejavu-core poppler-utils >/dev/null
+source "$(dirname "$0")/_apt.sh"
+apt_install browser chromium fonts-dejavu-core poppler-utils # about 30 s
 "$CHROMIUM" --version

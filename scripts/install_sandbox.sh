@@ -7,13 +7,6 @@ if command -v bwrap >/dev/null 2>&1; then
   echo "[sandbox] $(bwrap --version)"
   exit 0
 fi
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then
-  command -v sudo >/dev/null || { echo "[sandbox] need root or sudo to install bubblewrap" >&2; exit 1; }
-  SUDO="sudo"
-fi
-command -v apt-get >/dev/null || { echo "[sandbox] no apt-get: install bubblewrap (bwrap) by hand" >&2; exit 1; }
-echo "[sandbox] installing Debian package bubblewrap"
-$SUDO apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends bubblewrap >/dev/null
+source "$(dirname "$0")/_apt.sh"
+apt_install sandbox bubblewrap
 bwrap --version

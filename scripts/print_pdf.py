@@ -14,15 +14,14 @@ when that does not happen within the time limit.
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import shutil
 import sys
 from pathlib import Path
 
-CHROMIUM = os.environ.get("LTDL_CHROMIUM", "/usr/bin/chromium")
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]  # fmt: skip
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from offline_chromium import launch, offline_context  # noqa: E402  (a sibling script)
+
 READY = r"""async () => {
   const M = window.MathJax;
   if (!M || !M.startup || !M.startup.promise) { return 'MathJax did not load'; }
@@ -61,17 +60,8 @@ def main(argv=None) -> int:
 
     blocked: list[str] = []
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
-        ctx = browser.new_context(viewport={"width": 1000, "height": 1400}, service_workers="block")
-
-        def route(r):
-            if r.request.url.startswith(("file:", "data:", "blob:", "about:")):
-                r.continue_()
-            else:
-                blocked.append(r.request.url)
-                r.abort()
-
-        ctx.route("**/*", route)
+        browser = launch(pw)
+        ctx = offline_context(browser, blocked, viewport={"width": 1000, "height": 1400})
         page = ctx.new_page()
         page.goto(args.html.resolve().as_uri(), wait_until="load", timeout=int(args.timeout * 1000))
         page.add_style_tag(

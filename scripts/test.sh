@@ -142,7 +142,7 @@ finish() {
 }
 
 bash scripts/install_sandbox.sh || status=1 # bubblewrap for the graded planted class (tests/test_grading.py); apt-get: before the Chromium install
-echo "steps 2, 3 and 4 run at the same time, 1 and 7 beside them at a lower priority (logs: $LOGS/)"
+echo "phase 1: steps 2, 3 and 4 at the same time; 2: step 5 beside the student site, 1 and 7; 3: step 6 in two halves (logs: $LOGS/)"
 cpu_busy() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 }' /proc/stat; } # the machine's, in clock ticks
 busy0=$(cpu_busy)
 start unit

@@ -12,22 +12,16 @@ too (test_pdf.py reads the PDF once). These groups are dealt out in turn, in col
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
 
 HERE = Path(__file__).resolve().parent
-CHROMIUM = os.environ.get("LTDL_CHROMIUM", "/usr/bin/chromium")  # Debian's, see scripts/install_browser.sh
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-]
+# Chromium and the offline route are shared with the PDF (scripts/offline_chromium.py); the test
+# modules of this folder import it too, once this line has run.
+sys.path.insert(0, str(HERE.parents[1] / "scripts"))
+from offline_chromium import launch  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -35,9 +29,8 @@ def browser():
     """Headless Chromium for one test module (every module of this folder uses the same one)."""
     from playwright.sync_api import sync_playwright
 
-    assert Path(CHROMIUM).is_file(), f"no Chromium at {CHROMIUM}: run `bash scripts/install_browser.sh`"
     with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        b = launch(pw)
         yield b
         b.close()
 

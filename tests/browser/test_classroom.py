@@ -19,6 +19,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from offline_chromium import offline_context  # scripts/, on sys.path by conftest.py
 
 ROOT = Path(__file__).resolve().parents[2]
 HTML = Path(os.environ.get("LTDL_HTML_DIR", ROOT / "_build" / "html")).resolve()
@@ -54,11 +55,7 @@ WITH_EXERCISES = [p for p, v in CHAPTERS.items() if v["exercises"]]
 
 def _open(browser, path: Path):
     assert path.is_file(), f"{path} is missing: build the site first"
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
-    page.route(
-        "**/*",
-        lambda r: r.continue_() if r.request.url.startswith(("file:", "data:", "blob:", "about:")) else r.abort(),
-    )
+    page = offline_context(browser, viewport={"width": 1280, "height": 900}).new_page()
     page.goto(path.as_uri(), wait_until="load", timeout=60_000)
     page.wait_for_timeout(300)  # sphinx-togglebutton collapses the dropdowns on load
     return page
@@ -89,7 +86,7 @@ def test_full_site_hides_every_solution_until_clicked(browser, rel):
                 f"{rel}: solution {i + 1} does not open on a click"
             )
     finally:
-        page.close()
+        page.context.close()  # the page and its offline context (_open)
 
 
 @pytest.mark.parametrize("rel", WITH_EXERCISES)
@@ -107,7 +104,7 @@ def test_student_site_has_no_solution(browser, rel):
         for line in CHAPTERS[rel]["code"]:
             assert line not in text, f"{rel}: solution code in the student page: {line!r}"
     finally:
-        page.close()
+        page.context.close()  # the page and its offline context (_open)
 
 
 def _secrets() -> list[str]:

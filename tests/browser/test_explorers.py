@@ -26,10 +26,10 @@ import re
 from pathlib import Path
 
 import pytest
+from offline_chromium import offline_context  # scripts/, on sys.path by conftest.py
 
 ROOT = Path(__file__).resolve().parents[2]
 HTML = Path(os.environ.get("LTDL_HTML_DIR", ROOT / "_build" / "html")).resolve()
-LOCAL = ("file:", "data:", "blob:", "about:")
 VIEWPORTS = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
 STATE = re.compile(r'<script type="application/vnd.jupyter.widget-state\+json">(.*?)</script>', re.S)
 FRAME = re.compile(r'data-explorer="([^"]+)" data-setting="([^"]+)"><img src="data:image/png;base64,([^"]+)"')
@@ -94,18 +94,9 @@ SHOWN = r"""(k) => {
 def _open(browser, rel: str, device: str):
     blocked: list[str] = []
     errors: list[str] = []
-    ctx = browser.new_context(
-        viewport=VIEWPORTS[device], is_mobile=device == "phone", has_touch=device == "phone", service_workers="block"
+    ctx = offline_context(
+        browser, blocked, viewport=VIEWPORTS[device], is_mobile=device == "phone", has_touch=device == "phone"
     )
-
-    def route(r):
-        if r.request.url.startswith(LOCAL):
-            r.continue_()
-        else:
-            blocked.append(r.request.url)
-            r.abort()
-
-    ctx.route("**/*", route)
     page = ctx.new_page()
     page.on("pageerror", lambda e: errors.append(f"uncaught: {e}"))
     page.goto((HTML / rel).as_uri(), wait_until="load", timeout=60_000)

@@ -77,11 +77,11 @@ from urllib.parse import unquote, urlparse
 
 import pytest
 import yaml
+from offline_chromium import offline_context  # scripts/, on sys.path by conftest.py
 
 ROOT = Path(__file__).resolve().parents[2]
 HTML = Path(os.environ.get("LTDL_HTML_DIR", ROOT / "_build" / "html")).resolve()
 STYLE_FILE = ROOT / "ltdl" / "ltdl.mplstyle"
-LOCAL_SCHEMES = ("file:", "data:", "blob:", "about:")
 SKIP_DIRS = {"_static", "_sources", "_images", "_downloads"}
 AXE = Path(__file__).resolve().parent / "axe" / "axe.min.js"  # npm axe-core, see axe/README.md
 AXE_FAIL = ("serious", "critical")
@@ -389,19 +389,7 @@ def visit(browser, rel: str, device: str = "desktop") -> dict:
     failed: list[str] = []
     errors: list[str] = []
     viewport = DESKTOP if device == "desktop" else PHONE
-    ctx = browser.new_context(
-        viewport=viewport, service_workers="block", is_mobile=device == "phone", has_touch=device == "phone"
-    )
-
-    def route(r):
-        u = r.request.url
-        if u.startswith(LOCAL_SCHEMES):
-            r.continue_()
-        else:
-            blocked.append(u)
-            r.abort()
-
-    ctx.route("**/*", route)
+    ctx = offline_context(browser, blocked, viewport=viewport, is_mobile=device == "phone", has_touch=device == "phone")
     page = ctx.new_page()
     page.on("console", lambda m: errors.append(f"console.{m.type}: {m.text}") if m.type == "error" else None)
     page.on("pageerror", lambda e: errors.append(f"uncaught: {e}"))
