@@ -234,17 +234,19 @@ sys.exit(pytest.main(sys.argv[4:]))
 """
 
 # Why a fork server: a fresh interpreter per run spent most of its CPU time importing torch, scipy,
-# matplotlib and pytest (about 10 s of CPU per run, 189 s for the 19 runs, on 2026-12-06). The server
-# is a fresh interpreter that imports them once, never imports ltdl or the tests, and forks one child
+# matplotlib, pytest and pytest's plugins (entry points "pytest11"; nbval brings jupyter_client):
+# about 8 s per run, measured on 2026-12-06, when the 19 runs took 189 s of CPU in all. The server is
+# a fresh interpreter that imports these once, never imports ltdl or the tests, and forks one child
 # per run: the child puts the copy first on sys.path, changes into it and runs _RUNNER there, so each
 # run still imports ltdl and the tests from its own copy. Jobs arrive as one JSON list on stdin; the
 # server runs at most `jobs` children at a time (one thread: forking is safe) and prints one JSON line
 # per finished run. A run past its time limit is killed and reported with exit status -9.
-PRELOAD = ("numpy", "scipy.integrate", "scipy.optimize", "torch", "matplotlib", "pytest", "yaml")
+PRELOAD = ("numpy", "scipy.integrate", "scipy.optimize", "torch", "matplotlib.pyplot", "pytest", "yaml")
 _SERVER = r"""
 import importlib, json, os, signal, sys, time
 runner, jobs, limit = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
-for name in sys.argv[4:]:
+from importlib.metadata import entry_points
+for name in [*sys.argv[4:], *(e.module for e in entry_points(group="pytest11"))]:
     importlib.import_module(name)
 assert not any(m == "ltdl" or m.startswith("ltdl.") for m in sys.modules)
 todo, running = json.loads(sys.stdin.read()), {}

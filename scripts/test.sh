@@ -14,8 +14,8 @@
 # `bash scripts/build-book.sh` alone still executes every chapter.
 #
 # Steps run at the same time where neither needs the other's result, in three phases:
-#   1. the unit tests, nbval (two halves of the chapters) and the mutation test: these keep both
-#      cores busy (measured CPU time: about twice the phase's wall time);
+#   1. the unit tests (on two workers), nbval (two halves of the chapters) and the mutation test:
+#      these keep both cores busy;
 #   2. the full build, which needs their reports and the Quality page, and beside it the student
 #      site's build and checks: a Sphinx build uses one core. Lint (1) and the student edition and
 #      assignments (7) need nothing and nothing needs them: they start here too, at a lower priority,
@@ -40,8 +40,9 @@ set -m
 trap 'for p in "${pid[@]}"; do kill -TERM -- "-$p" 2>/dev/null || true; done; exit 130' INT TERM
 
 lint() { bash scripts/lint.sh; }
-unit() {
-  python -m pytest tests -q -p no:cacheprovider --ignore=tests/browser --durations=10 \
+unit() { # on two workers (pytest-xdist), a test file per worker at a time: otherwise this step ran
+  # alone for its last ~170 s on one core, after nbval and the mutation test had ended (2026-12-06)
+  python -m pytest tests -q -p no:cacheprovider --ignore=tests/browser -n 2 --dist loadfile --durations=10 \
     --junitxml=_build/reports/unit.xml
 }
 nbval_half() { # nbval on every other chapter, from the first (0) or the second (1): similar times

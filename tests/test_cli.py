@@ -321,6 +321,8 @@ def test_interrupted_run_leaves_a_marked_manifest_and_no_results(sig, tmp_path):
     out.mkdir()
     (out / "results.json").write_text('{"old": true}')  # a previous run's result
     (out / "manifest.json").write_text(json.dumps({"status": "complete", "files": ["results.json"]}))
+    err = tmp_path / "stderr.txt"  # read while the run goes on (a pipe could only be read at its end)
+    err_file = err.open("w")
     # A run far longer than the test: many horizons, many iterations.
     proc = subprocess.Popen(
         [
@@ -342,9 +344,8 @@ def test_interrupted_run_leaves_a_marked_manifest_and_no_results(sig, tmp_path):
         # A parent started in the background (e.g. `cmd &` without job control) passes SIGINT on
         # as ignored, and Python then installs no KeyboardInterrupt handler: restore the default.
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+        stdout=subprocess.DEVNULL,
+        stderr=err_file,
         cwd=ROOT,
     )
     try:
@@ -360,23 +361,28 @@ def test_interrupted_run_leaves_a_marked_manifest_and_no_results(sig, tmp_path):
             time.sleep(0.05)
         if man.get("status") != "running":
             proc.kill()
-            pytest.fail(f"the run never reported 'running' (exit {proc.poll()}): {proc.communicate()[1][-2000:]}")
+            proc.wait()
+            pytest.fail(f"the run never reported 'running' (exit {proc.poll()}): {err.read_text()[-2000:]}")
         assert not (out / "results.json").exists()  # the old result is gone as soon as the run starts
         time.sleep(0.5)  # inside the experiment
         # A signal that lands while the interpreter runs a callback it must not interrupt (an import
         # lock's cleanup) is reported as "Exception ignored" and lost, as a user's Ctrl-C can be:
-        # like that user, press again every few seconds until the run ends (cleanup takes ms).
-        stderr = ""
+        # like that user, press again after a few seconds, but only while the run has not answered
+        # (on a busy machine its cleanup can take seconds, and a second press during it would kill it).
         for _ in range(12):
-            proc.send_signal(getattr(signal, sig))
+            if "ltdl: interrupted" not in err.read_text():
+                proc.send_signal(getattr(signal, sig))
             try:
-                stdout, stderr = proc.communicate(timeout=5)
+                proc.wait(timeout=5)
                 break
             except subprocess.TimeoutExpired:
                 continue
     finally:
         if proc.poll() is None:
             proc.kill()
+            proc.wait()
+        err_file.close()
+    stderr = err.read_text()
     assert proc.returncode == 130, stderr
     assert "ltdl: interrupted" in stderr, stderr
     # No traceback of ours; the only one allowed is Python's report of a lost first signal.
