@@ -95,6 +95,10 @@ def sandbox_command(scratch: Path, limits: dict, unsafe: bool) -> list[str]:
     if unsafe:
         return [*prlimit, sys.executable, "-I", str(RUNNER)]
     bw = [sandbox_tool(), "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL"]
+    # A private /tmp first, so that the read-only binds below stay visible where they lie under /tmp
+    # (a venv or a course in /tmp); it is made read-only at the end: every writable scratch folder
+    # (TMPDIR, Jupyter's and IPython's) is inside /submission.
+    bw += ["--tmpfs", "/tmp"]
     for d in ("/usr", "/lib", "/lib64", "/lib32", "/bin", "/sbin"):
         if Path(d).is_symlink():
             bw += ["--symlink", os.readlink(d), d]
@@ -123,8 +127,6 @@ def sandbox_command(scratch: Path, limits: dict, unsafe: bool) -> list[str]:
         "/dev",
         "--proc",
         "/proc",
-        "--tmpfs",
-        "/tmp",
         "--bind",
         str(scratch),
         "/submission",
@@ -132,15 +134,17 @@ def sandbox_command(scratch: Path, limits: dict, unsafe: bool) -> list[str]:
         "/submission",
     ]
     bw += ["--remount-ro", "/"]  # the sandbox's own root (mount points) is read-only too
+    bw += ["--remount-ro", "/tmp"]  # and so is /tmp, with the folders the binds above created in it
     bw += ["--clearenv"]
     env = {
         "HOME": "/submission",
         "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
         "MPLBACKEND": "Agg",
         "MPLCONFIGDIR": "/submission/.config/matplotlib",
-        "JUPYTER_RUNTIME_DIR": "/tmp/jupyter",
+        "TMPDIR": "/submission/.tmp",
+        "JUPYTER_RUNTIME_DIR": "/submission/.jupyter",
         "JUPYTER_PLATFORM_DIRS": "1",
-        "IPYTHONDIR": "/tmp/ipython",
+        "IPYTHONDIR": "/submission/.ipython",
         "OMP_NUM_THREADS": "1",
         "MKL_NUM_THREADS": "1",
         "PYDEVD_DISABLE_FILE_VALIDATION": "1",
@@ -156,6 +160,7 @@ def run_sandboxed(nb, limits: dict, unsafe: bool, keep: Path | None = None) -> t
     with tempfile.TemporaryDirectory(prefix="ltdl-grade-") as tmp:
         scratch = Path(tmp) / "work"
         scratch.mkdir()
+        (scratch / ".tmp").mkdir()  # TMPDIR inside the sandbox (sandbox_command)
         if keep is not None:  # the student's own notebook, so that relative paths work as at home
             shutil.copyfile(keep, scratch / keep.name)
         cmd = sandbox_command(scratch, limits, unsafe)

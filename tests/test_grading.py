@@ -342,6 +342,34 @@ def test_planted_class(course, tmp_path):
     print(f"planted class of {len(students)} students graded in {took:.1f} s")
 
 
+def test_sandbox_keeps_binds_under_tmp_visible_and_tmp_read_only(tmp_path, monkeypatch):
+    """A read-only folder that lies under the machine's /tmp (a venv there) is visible in the
+    sandbox; nothing in /tmp or in the binds is writable; TMPDIR, inside /submission, is."""
+    import subprocess
+    import sys
+
+    assert gr.sandbox_tool() is not None, "bubblewrap (bwrap) is missing: run bash scripts/install_sandbox.sh"
+    shared = tmp_path / "venv-in-tmp"  # under /tmp wherever pytest's temporary folder is there
+    shared.mkdir()
+    (shared / "marker.txt").write_text("visible")
+    roots = gr._python_roots()
+    monkeypatch.setattr(gr, "_python_roots", lambda: [*roots, shared])
+    scratch = tmp_path / "work"
+    (scratch / ".tmp").mkdir(parents=True)
+    cmd = gr.sandbox_command(scratch, {"memory_limit": 2, "cpu_limit": 20}, unsafe=False)
+    assert cmd[-3:] == [sys.executable, "-I", "/grader/grade_run.py"]
+    probe = (
+        f"cat {shared}/marker.txt; echo; "
+        f"(echo x > /tmp/probe) 2>/dev/null && echo TMP-WRITABLE; "
+        f"(echo x > {shared}/probe) 2>/dev/null && echo BIND-WRITABLE; "
+        f'(echo x > "$TMPDIR/probe") 2>/dev/null && echo TMPDIR-WRITABLE'
+    )
+    r = subprocess.run([*cmd[:-3], "/bin/sh", "-c", probe], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["visible", "TMPDIR-WRITABLE"], r.stdout + r.stderr
+    assert (scratch / ".tmp" / "probe").is_file() and not (shared / "probe").exists()
+
+
 def test_grading_refuses_without_sandbox(course, tmp_path, monkeypatch, capsys):
     subs = tmp_path / "subs"
     _answer(course / "release" / "01-syn" / "01-syn.ipynb", subs / "ref" / "01-syn.ipynb", REF)
