@@ -87,7 +87,7 @@ classroom() {
 }
 budget() { # judged on the run times stored with the chapters; nbval's times (under load) are shown too
   python scripts/check_time_budget.py --stored-times --notebooks chapters/[0-9][0-9]-*.ipynb || return 1
-  echo "nbval's times in this run, which shared the 2 cores with steps 1, 2, 4 and 7 (information only):"
+  echo "nbval's times in this run, which shared the 2 cores with steps 2 and 4 (information only):"
   python scripts/check_time_budget.py _build/reports/nbval.xml --chapter-limit 1e9 --total-limit 1e9 | head -n -1
 }
 

@@ -204,7 +204,9 @@ def _planted(release: Path, subs: Path, port: int) -> dict[str, Path]:
     _answer(
         release,
         subs / "memory" / "01-syn.ipynb",
-        {**REF, "ex-syn-square": "hog = [bytearray(2**30) for _ in range(16)]\n" + REF["ex-syn-square"]},
+        # One request far above the address-space limit fails at once, on any load; filling 1 GiB blocks
+        # one by one ran past the 8 s cell limit on a loaded machine and read "timeout" (2026-12-06).
+        {**REF, "ex-syn-square": "hog = bytearray(16 * 2**30)\n" + REF["ex-syn-square"]},
     )
     course = release.parents[2]
     attack = (
