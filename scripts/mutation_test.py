@@ -457,11 +457,14 @@ def main(argv=None) -> int:
         prepared = {m.name: prepare_mutant(m, work) for m in mutants}
         jobs = [base] + [j for j in prepared.values() if "id" in j]
 
+        by_name = {m.name: m for m in mutants}
+        verdicts = {}  # name -> result, as each run finishes (printed then, kept for the page)
+
         def report(name, code, out, secs):
             if name == base["id"]:
                 print(f"baseline: {len(tests)} tests on an unmodified copy, exit status {code} ({secs:.0f} s)")
             else:
-                r = verdict(next(m for m in mutants if m.name == name), code, out, secs)
+                r = verdicts[name] = verdict(by_name[name], code, out, secs)
                 killers = ", ".join(k.split("::")[-1] for k in r["killers"])
                 print(f"{name:32s} {r['status']:10s} {secs:5.0f} s  {killers}")
             sys.stdout.flush()
@@ -472,7 +475,7 @@ def main(argv=None) -> int:
             print(out[-6000:])
             print("MUTATION TEST FAILED: the selected tests do not pass on the unmodified copy", file=sys.stderr)
             return 1
-        results = [prepared[m.name] if "id" not in prepared[m.name] else verdict(m, *runs[m.name]) for m in mutants]
+        results = [verdicts.get(m.name, prepared[m.name]) for m in mutants]  # else: its anchor went missing
     finally:
         shutil.rmtree(work, ignore_errors=True)
     total = time.perf_counter() - start
